@@ -49,4 +49,23 @@ typedef int (*cairn_blob_list_cb)(const char *hex, uint64_t size, void *payload)
 CAIRN_API int cairn_blob_list(cairn_blob *blob, const char *prefix, cairn_blob_list_cb cb,
                               void *payload);
 
+/* Notes on the contracts above:
+ * - cairn_blob_exists returns 1 if present, 0 if absent, or a negative code
+ *   (CAIRN_EINVALID for a malformed hash).
+ * - Every hash argument must be exactly 64 lowercase hex chars, checked
+ *   before any I/O; anything else is CAIRN_EINVALID. A list prefix must be
+ *   0..64 lowercase hex chars.
+ * - cairn_blob_writer_commit frees the writer whether it succeeds or not; a
+ *   writer not committed is released with cairn_blob_writer_abort (NULL is a
+ *   no-op). After a failed write, commit fails and stores nothing.
+ *   hex_out and size_out may be NULL in commit and put_fd.
+ * - cairn_blob_get appends to out and checks the content against its name:
+ *   CAIRN_ECORRUPT if they differ, CAIRN_ETOOBIG past out->max. On failure
+ *   out is freed, as cairn_buf does on a failed append.
+ * - A writer is used by one thread at a time; the store itself is shared. */
+
+/* True if hex is a well-formed object name (64 lowercase hex chars); NULL is
+ * false. Can't fail. Thread-safe. */
+CAIRN_API bool cairn_blob_hex_valid(const char *hex);
+
 #endif
