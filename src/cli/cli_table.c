@@ -5,9 +5,19 @@
 
 #define CMD(n) extern int cmd_##n##_run(int, char **, cairn_config *); extern void cmd_##n##_help(void);
 CMD(version)
+CMD(server)
+CMD(experiments)
+CMD(runs)
+CMD(models)
+CMD(quickstart)
 #undef CMD
 
 const cli_command cli_commands[] = {
+    {"server", "serve tracking, registry and artifacts (MLflow REST API)", cmd_server_run, cmd_server_help},
+    {"experiments", "list or create experiments", cmd_experiments_run, cmd_experiments_help},
+    {"runs", "list, search or show runs", cmd_runs_run, cmd_runs_help},
+    {"models", "list or show registered models, move aliases", cmd_models_run, cmd_models_help},
+    {"quickstart", "run the whole job end to end on a fresh temp home (make demo)", cmd_quickstart_run, cmd_quickstart_help},
     {"version", "print the version", cmd_version_run, cmd_version_help},
 };
 const int cli_ncommands = (int)(sizeof(cli_commands) / sizeof(cli_commands[0]));

@@ -1,0 +1,85 @@
+/*
+ * server.c - wires the modules into one process: store + blob underneath,
+ * tracking, registry and artifact routes on one HTTP listener, plus /health
+ * and /version. Nothing here knows a route's internals.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn/blob.h"
+#include "cairn/registry.h"
+#include "cairn/server.h"
+#include "cairn/store.h"
+#include "cairn/track.h"
+#include "track/api.h"
+
+struct cairn_server {
+    cairn_store *store;
+    cairn_blob *blob;
+    cairn_track *track;
+    cairn_registry *registry;
+    cairn_http_server *http;
+};
+
+static int h_health(cairn_http_req *req, void *payload)
+{
+    (void)payload;
+    cairn_http_respond(req, 200, "text/plain", "OK", 2);
+    return 0;
+}
+
+static int h_version(cairn_http_req *req, void *payload)
+{
+    (void)payload;
+    cairn_http_respond(req, 200, "text/plain", CAIRN_VERSION, strlen(CAIRN_VERSION));
+    return 0;
+}
+
+int cairn_server_new(cairn_server **out, const cairn_config *cfg)
+{
+    cairn_server *s = cairn_calloc(1, sizeof(*s));
+    cairn_store_opts so = CAIRN_STORE_OPTS_INIT;
+    cairn_http_opts ho = CAIRN_HTTP_OPTS_INIT;
+    int rc;
+    *out = NULL;
+    so.sync_full = cfg->store.sync_full;
+    so.batch_max = cfg->store.batch_max;
+    if ((rc = cairn_store_open(&s->store, cfg->store.uri, &so))) goto fail;
+    if ((rc = cairn_blob_open(&s->blob, cfg->store.artifacts))) goto fail;
+    if ((rc = cairn_track_new(&s->track, s->store, "mlflow-artifacts:"))) goto fail;
+    if ((rc = cairn_registry_new(&s->registry, s->store))) goto fail;
+
+    ho.host = cfg->http.host;
+    ho.port = cfg->http.port;
+    ho.threads = cfg->http.threads;
+    ho.body_limit = cfg->http.body_limit;
+    ho.timeout_s = cfg->http.timeout_s;
+    ho.error_fmt = cairn_api__error_fmt;
+    if ((rc = cairn_http_server_new(&s->http, &ho))) goto fail;
+    if ((rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/health", 0, 0, h_health, s)) ||
+        (rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/version", 0, 0, h_version, s)) ||
+        (rc = cairn_track_mount(s->track, s->http)) ||
+        (rc = cairn_track_artifacts_mount(s->track, s->blob, s->http, cfg->http.artifact_limit)) ||
+        (rc = cairn_registry_mount(s->registry, s->http)))
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    cairn_server_free(s);
+    return rc;
+}
+
+int cairn_server_start(cairn_server *s) { return cairn_http_server_start(s->http); }
+
+int cairn_server_port(const cairn_server *s) { return cairn_http_server_port(s->http); }
+
+void cairn_server_free(cairn_server *s)
+{
+    if (!s) return;
+    cairn_http_server_free(s->http); /* first: no new requests reach the modules */
+    cairn_registry_free(s->registry);
+    cairn_track_free(s->track);
+    cairn_store_close(s->store);     /* drains queued writes */
+    cairn_blob_close(s->blob);
+    cairn_free(s);
+}
