@@ -124,5 +124,14 @@ CAIRN_API int cairn_http_status_for(int code);
  * by resp->max) and the status to *status. CAIRN_EIO if no connection. */
 CAIRN_API int cairn_http_fetch(const char *method, const char *url, const char *content_type,
                                const void *body, size_t len, int *status, cairn_buf *resp);
+/* As cairn_http_fetch, also sending req_headers (a NULL-terminated array of
+ * "Name: value" strings; NULL for none) and, when resp_headers is not NULL,
+ * appending the raw response header lines to it (bounded by its max).
+ * CAIRN_ETOOBIG when the response body or headers pass their buffer's max.
+ * Thread-safe; each thread keeps its own connection for reuse. */
+CAIRN_API int cairn_http_fetch_ex(const char *method, const char *url,
+                                  const char *const *req_headers, const char *content_type,
+                                  const void *body, size_t len, int *status, cairn_buf *resp,
+                                  cairn_buf *resp_headers);
 
 #endif
