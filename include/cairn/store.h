@@ -115,4 +115,11 @@ CAIRN_API int cairn_tx_exec(cairn_store_tx *tx, const char *sql, const cairn_val
 CAIRN_API int64_t cairn_tx_changes(cairn_store_tx *tx);
 CAIRN_API cairn_store_dialect cairn_tx_dialect(cairn_store_tx *tx);
 
+/* Note on cairn_tx_exec: the first statement error in a write unit is
+ * sticky. Later cairn_tx_exec calls in that unit return the same code
+ * without running, and the unit is rolled back even if its function then
+ * returns 0 (PostgreSQL aborts the transaction at the first error; both
+ * backends behave that way). Use ON CONFLICT rather than catching
+ * CAIRN_EEXISTS and continuing. See docs/internals/store.md. */
+
 #endif
