@@ -12,6 +12,7 @@
 #include "api.h"
 #include "track_read.h"
 #include "track_search.h"
+#include "track_decode.h"
 #include "track_units.h"
 
 #define BEGIN(call, req)                                   \
@@ -48,34 +49,16 @@ static int parse_exp_id(api_call *call, const char *key, int required, int64_t *
  * but deferred units outlive the handler). */
 static const char *keep(cairn_http_req *req, const char *s) { return s ? cairn_http_req_strdup(req, s) : NULL; }
 
+static void *arena_alloc(void *ctx, size_t n) { return cairn_http_req_alloc(ctx, n); }
+
 /* Reads [{key, value}] into arena-allocated cairn_kv; CAIRN_EINVALID on bad shape. */
 static int kv_list(api_call *call, const char *field, int max, cairn_kv **out, int *n)
 {
     json_t *arr;
+    track_alloc a = {arena_alloc, call->req};
     int rc = cairn_api__array(call, field, &arr);
-    *out = NULL;
-    *n = 0;
-    if (rc || !arr) return rc;
-    size_t len = json_array_size(arr);
-    if ((int)len > max)
-        return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
-                               "Too many entries in '%s': %zu (at most %d)", field, len, max);
-    cairn_kv *kv = cairn_http_req_alloc(call->req, sizeof(cairn_kv) * (len ? len : 1));
-    for (size_t i = 0; i < len; i++) {
-        json_t *e = json_array_get(arr, i);
-        json_t *k = json_object_get(e, "key"), *v = json_object_get(e, "value");
-        if (!json_is_string(k))
-            return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
-                                   "Invalid value for '%s[%zu].key': expected a string", field, i);
-        if (v && !json_is_null(v) && !json_is_string(v))
-            return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
-                                   "Invalid value for '%s[%zu].value': expected a string", field, i);
-        kv[i].key = keep(call->req, json_string_value(k));
-        kv[i].value = keep(call->req, json_is_string(v) ? json_string_value(v) : "");
-    }
-    *out = kv;
-    *n = (int)len;
-    return 0;
+    if (rc) return rc;
+    return cairn_track__decode_kv(arr, field, max, &a, out, n);
 }
 
 /* ================= experiments ================= */
@@ -490,48 +473,6 @@ static struct batch_req *new_batch(cairn_http_req *req, cairn_track *t)
     return br;
 }
 
-static int json_double(json_t *v, const char *what, double *out)
-{
-    if (json_is_number(v)) {
-        *out = json_number_value(v);
-        return 0;
-    }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        if (!strcmp(s, "NaN")) *out = NAN;
-        else if (!strcmp(s, "Infinity")) *out = INFINITY;
-        else if (!strcmp(s, "-Infinity")) *out = -INFINITY;
-        else if (cairn_parse_double(s, out)) goto bad;
-        return 0;
-    }
-bad:
-    return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
-                           "Invalid value for '%s': expected a number", what);
-}
-
-static int json_i64(json_t *v, const char *what, int required, int64_t *out)
-{
-    if (!v || json_is_null(v)) {
-        if (required)
-            return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
-                                   "Missing value for required parameter '%s'", what);
-        *out = 0;
-        return 0;
-    }
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
-        return 0;
-    }
-    if (json_is_string(v) && !cairn_parse_i64(json_string_value(v), out)) return 0;
-    if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
-        fabs(json_real_value(v)) < 9.2e18) {
-        *out = (int64_t)json_real_value(v);
-        return 0;
-    }
-    return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
-                           "Invalid value for '%s': expected an integer", what);
-}
-
 static int h_log_metric(cairn_http_req *req, void *payload)
 {
     BEGIN(call, req);
@@ -587,43 +528,12 @@ static int h_log_batch(cairn_http_req *req, void *payload)
 {
     BEGIN(call, req);
     struct batch_req *br = new_batch(req, payload);
-    json_t *metrics;
-    int rc = run_arg(&call, &br->b.run_uuid);
-    if (!rc) rc = cairn_api__array(&call, "metrics", &metrics);
-    if (!rc) rc = kv_list(&call, "params", CAIRN_TRACK_MAX_PARAMS, (cairn_kv **)&br->b.params,
-                          &br->b.nparams);
-    if (!rc) rc = kv_list(&call, "tags", CAIRN_TRACK_MAX_TAGS, (cairn_kv **)&br->b.tags, &br->b.ntags);
+    track_alloc a = {arena_alloc, req};
+    int rc = cairn_track__decode_batch(call.body, &a, &br->b);
     if (rc) FAIL(call, rc);
-    size_t n = json_array_size(metrics);
-    if (n > CAIRN_TRACK_MAX_METRICS) {
-        cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
-                        "A batch logging request can contain at most %d metrics; got %zu",
-                        CAIRN_TRACK_MAX_METRICS, n);
-        FAIL(call, CAIRN_EINVALID);
-    }
-    cairn_metric *m = cairn_http_req_alloc(req, sizeof(*m) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(metrics, i);
-        json_t *k = json_object_get(e, "key"), *v = json_object_get(e, "value");
-        if (!json_is_string(k)) {
-            cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
-                            "Invalid value for 'metrics[%zu].key': expected a string", i);
-            FAIL(call, CAIRN_EINVALID);
-        }
-        if (!v) {
-            cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
-                            "Missing value for required parameter 'metrics[%zu].value'", i);
-            FAIL(call, CAIRN_EINVALID);
-        }
-        m[i].key = keep(req, json_string_value(k));
-        if ((rc = json_double(v, "metrics.value", &m[i].value)) ||
-            (rc = json_i64(json_object_get(e, "timestamp"), "metrics.timestamp", 1, &m[i].timestamp)) ||
-            (rc = json_i64(json_object_get(e, "step"), "metrics.step", 0, &m[i].step)))
-            FAIL(call, rc);
-    }
-    br->b.metrics = m;
-    br->b.nmetrics = (int)n;
-    return submit_batch(&call, payload, br);
+    cairn_api__end(&call);
+    cairn_api__submit(((cairn_track *)payload)->store, req, batch_unit, br, NULL);
+    return 0;
 }
 
 /* ---- log-inputs ---- */
