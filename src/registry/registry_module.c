@@ -1,2 +1,0 @@
-/* placeholder until the module lands */
-typedef int cairn_registry__empty;
