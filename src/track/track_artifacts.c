@@ -13,7 +13,6 @@
  * never a scan of the table. Deleting removes index rows only: blobs may be
  * shared by other paths and are collected separately.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -29,18 +28,6 @@
 #define PATH_MAX_LEN 4096
 #define LIST_BATCH 1000
 #define SCHEME "mlflow-artifacts:"
-
-/* What the artifact routes need: the tracking service (its store) and the
- * blob store. Contexts live as long as the process: a route payload has no
- * destructor, so they are kept on a list (reachable, never freed twice). */
-struct art_ctx {
-    cairn_track *t;
-    cairn_blob *blob;
-    struct art_ctx *next;
-};
-
-static struct art_ctx *ctx_list;
-static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ================= paths ================= */
 
@@ -320,7 +307,7 @@ static int upload_unit(cairn_store_tx *tx, void *payload)
 /* PUT <path>: the body (spooled to a temp file by the HTTP layer) is hashed
  * into the blob store on this thread, then the index row is upserted by a
  * group-committed unit and the client answered after commit. */
-static int h_upload(cairn_http_req *req, struct art_ctx *c)
+static int h_upload(cairn_http_req *req, cairn_track *c)
 {
     const char *path = cairn_http_req_rest(req);
     int rc = check_path(path, 0);
@@ -343,7 +330,7 @@ static int h_upload(cairn_http_req *req, struct art_ctx *c)
         cairn_api__fail(req, rc);
         return 0;
     }
-    cairn_api__submit(c->t->store, req, upload_unit, u, NULL);
+    cairn_api__submit(c->store, req, upload_unit, u, NULL);
     return 0;
 }
 
@@ -365,11 +352,11 @@ static int blob_row(const cairn_value *c, int n, void *payload)
 }
 
 /* Streams the file at index path `path`; 404 if there is none. */
-static void send_file(cairn_http_req *req, struct art_ctx *c, const char *path)
+static void send_file(cairn_http_req *req, cairn_track *c, const char *path)
 {
     struct blob_ref b = {{0}, 0};
     cairn_value p = CAIRN_VTEXT(path);
-    int rc = cairn_store_query(c->t->store, "SELECT sha256 FROM artifacts WHERE path = ?", &p, 1,
+    int rc = cairn_store_query(c->store, "SELECT sha256 FROM artifacts WHERE path = ?", &p, 1,
                                blob_row, &b);
     if (rc < 0) {
         cairn_api__fail(req, rc);
@@ -407,13 +394,13 @@ static void respond_files(cairn_http_req *req, json_t *files, const char *root_u
 }
 
 /* GET ...artifacts?path=<dir>: immediate children, by basename. */
-static int proxy_list(cairn_http_req *req, struct art_ctx *c)
+static int proxy_list(cairn_http_req *req, cairn_track *c)
 {
     const char *q = cairn_http_req_query(req, "path");
     char *dir = trim_dir(req, q);
     json_t *files = NULL;
     int rc = check_path(dir, 1);
-    if (!rc) rc = list_dir(c->t->store, dir, "", &files);
+    if (!rc) rc = list_dir(c->store, dir, "", &files);
     if (rc) {
         cairn_api__fail(req, rc);
         return 0;
@@ -436,7 +423,7 @@ static int delete_unit(cairn_store_tx *tx, void *payload)
 }
 
 /* DELETE <path>: the file, or everything under the directory. Blobs stay. */
-static int h_delete(cairn_http_req *req, struct art_ctx *c)
+static int h_delete(cairn_http_req *req, cairn_track *c)
 {
     char *path = trim_dir(req, cairn_http_req_rest(req));
     int rc = check_path(path, 0);
@@ -455,13 +442,13 @@ static int h_delete(cairn_http_req *req, struct art_ctx *c)
     d->path = path;
     d->lo = lo;
     d->hi = hi;
-    cairn_api__submit(c->t->store, req, delete_unit, d, NULL);
+    cairn_api__submit(c->store, req, delete_unit, d, NULL);
     return 0;
 }
 
 static int h_proxy(cairn_http_req *req, void *payload)
 {
-    struct art_ctx *c = payload;
+    cairn_track *c = payload;
     switch (cairn_http_req_method(req)) {
     case CAIRN_HTTP_PUT:
         return h_upload(req, c);
@@ -501,7 +488,7 @@ static int uri_row(const cairn_value *c, int n, void *payload)
 }
 
 /* The run's artifact_uri (cairn_malloc'd) for the request's run_id/run_uuid. */
-static int run_artifact_uri(cairn_http_req *req, struct art_ctx *c, char **out)
+static int run_artifact_uri(cairn_http_req *req, cairn_track *c, char **out)
 {
     const char *id = cairn_http_req_query(req, "run_id");
     if (!id || !*id) id = cairn_http_req_query(req, "run_uuid");
@@ -510,7 +497,7 @@ static int run_artifact_uri(cairn_http_req *req, struct art_ctx *c, char **out)
                                "Missing value for required parameter 'run_id'");
     struct run_uri r = {NULL};
     cairn_value p = CAIRN_VTEXT(id);
-    int rc = cairn_store_query(c->t->store, "SELECT artifact_uri FROM runs WHERE run_uuid = ?", &p,
+    int rc = cairn_store_query(c->store, "SELECT artifact_uri FROM runs WHERE run_uuid = ?", &p,
                                1, uri_row, &r);
     if (rc < 0) return rc;
     if (!r.uri)
@@ -524,7 +511,7 @@ static int run_artifact_uri(cairn_http_req *req, struct art_ctx *c, char **out)
  * artifact directory (or of path inside it), paths relative to the root. */
 static int h_run_list(cairn_http_req *req, void *payload)
 {
-    struct art_ctx *c = payload;
+    cairn_track *c = payload;
     char *uri = NULL;
     char *sub = trim_dir(req, cairn_http_req_query(req, "path"));
     cairn_buf dir = CAIRN_BUF_INIT(0), shown = CAIRN_BUF_INIT(0);
@@ -538,7 +525,7 @@ static int h_run_list(cairn_http_req *req, void *payload)
             files = json_array();
         } else if (!rc) {
             if (*sub) cairn_buf_printf(&shown, "%s/", sub);
-            rc = list_dir(c->t->store, cairn_buf_cstr(&dir), cairn_buf_cstr(&shown), &files);
+            rc = list_dir(c->store, cairn_buf_cstr(&dir), cairn_buf_cstr(&shown), &files);
         }
     }
     if (rc)
@@ -554,7 +541,7 @@ static int h_run_list(cairn_http_req *req, void *payload)
 /* GET /get-artifact?run_id=&path=: the UI's download of one run artifact. */
 static int h_get_artifact(cairn_http_req *req, void *payload)
 {
-    struct art_ctx *c = payload;
+    cairn_track *c = payload;
     char *uri = NULL;
     const char *sub = cairn_http_req_query(req, "path");
     cairn_buf full = CAIRN_BUF_INIT(0);
@@ -581,13 +568,8 @@ int cairn_track_artifacts_mount(cairn_track *t, cairn_blob *blob, cairn_http_ser
         return cairn_error_set(
             CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
             "artifact routes need a tracking service, a blob store and a server");
-    struct art_ctx *c = cairn_calloc(1, sizeof(*c));
-    c->t = t;
-    c->blob = blob;
-    pthread_mutex_lock(&ctx_lock);
-    c->next = ctx_list;
-    ctx_list = c;
-    pthread_mutex_unlock(&ctx_lock);
+    cairn_track *c = t;
+    c->blob = blob; /* the routes reach the blob store through the tracking service */
 
     static const char *const bases[] = {PROXY, AJAX_PROXY};
     int rc = 0;

@@ -12,6 +12,7 @@
 struct cairn_track {
     cairn_store *store;
     char *artifact_root; /* "mlflow-artifacts:" */
+    cairn_blob *blob;    /* set by cairn_track_artifacts_mount; not owned */
 };
 
 /* Looks up a run by its 32-hex id inside a write unit; CAIRN_ENOTFOUND if
