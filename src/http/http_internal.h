@@ -19,7 +19,7 @@
 #define CAIRN_HTTP_DEFAULT_BODY_LIMIT ((size_t)16 << 20)
 /* A rejected request body (404, 405, 413) up to this size is read and
  * discarded so the connection stays usable; a larger one closes it. */
-#define CAIRN_HTTP_DRAIN_MAX ((size_t)1 << 20)
+#define CAIRN_HTTP_DRAIN_MAX ((size_t)64 << 20) /* read and drop up to this much of a rejected body, so the client sees the answer instead of a reset */
 #define CAIRN_HTTP_REQ_ID_MAX 128
 #define CAIRN_HTTP_ARENA_INLINE 1024
 

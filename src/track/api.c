@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 
@@ -15,6 +16,16 @@ int cairn_api__begin(api_call *call, cairn_http_req *req)
     const char *body = cairn_http_req_body(req, &len);
     call->req = req;
     call->body = NULL;
+    /* MLflow answers 400 to a POST whose body is not declared as JSON. */
+    if (cairn_http_req_method(req) == CAIRN_HTTP_POST) {
+        const char *ct = cairn_http_req_header(req, "Content-Type");
+        if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+            cairn_http_respond_error(req, 400, "INVALID_PARAMETER_VALUE",
+                                     "Bad Request. Content-Type header must be one of "
+                                     "['application/json']");
+            return CAIRN_EINVALID;
+        }
+    }
     size_t i = 0;
     while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) i++;
     if (i == len) return 0;
@@ -166,10 +177,6 @@ int cairn_api__str_list(api_call *call, const char *key, const char **out, int m
 {
     json_t *v = body_get(call, key);
     if (v) {
-        if (json_is_string(v) && max > 0) {
-            out[0] = json_string_value(v);
-            return 1;
-        }
         if (!json_is_array(v))
             return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
                                    "Invalid value for parameter '%s': expected a list", key);
