@@ -99,8 +99,12 @@ typedef int (*cairn_write_fn)(cairn_store_tx *tx, void *payload);
  * or failed (rc < 0: the unit's own code, or the commit's). Must be quick. */
 typedef void (*cairn_write_done)(int rc, void *payload);
 
-/* Queues fn and returns at once; done(rc, done_payload) follows after commit.
- * If this returns non-zero, neither fn nor done is ever called. Thread-safe. */
+/* Queues fn; done(rc, done_payload) follows after commit. When the writer is
+ * idle and nothing is queued, fn, the commit and done run at once on the
+ * calling thread before this returns (it saves two thread hand-offs per
+ * write); otherwise it returns at once and done runs on the writer thread.
+ * Callers must accept either. If this returns non-zero, neither fn nor done
+ * is ever called. Thread-safe. */
 CAIRN_API int cairn_store_write_async(cairn_store *store, cairn_write_fn fn, void *payload,
                                       cairn_write_done done, void *done_payload);
 /* Queues fn and blocks until its transaction commits; returns fn's code or

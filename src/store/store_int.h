@@ -62,6 +62,7 @@ struct store_writer {
     pthread_cond_t cond;
     struct store_unit *head, *tail;
     int stopping;
+    int busy; /* a batch is running, on the writer thread or inline (see store_writer.c) */
     void *conn;
 };
 

@@ -10,6 +10,7 @@
  * never replaces a newer one.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,18 +337,47 @@ static int log_param(cairn_store_tx *tx, int64_t run_id, const char *run_uuid, c
     return rc < 0 ? rc : 0;
 }
 
+/* Multi-row INSERT statements of METRIC_CHUNK rows: one statement per chunk
+ * instead of per point cuts the per-statement cost that dominated log-batch.
+ * The SQL text for each row count is built once and kept (at most
+ * METRIC_CHUNK texts), so the store's statement cache keeps hitting. */
+#define METRIC_CHUNK 50
+
+static const char *metric_insert_sql(int rows)
+{
+    static char *texts[METRIC_CHUNK + 1];
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    if (!texts[rows]) {
+        cairn_buf b = CAIRN_BUF_INIT(0);
+        cairn_buf_puts(&b, "INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) VALUES ");
+        for (int i = 0; i < rows; i++) cairn_buf_puts(&b, i ? ", (?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?)");
+        cairn_buf_puts(&b, " ON CONFLICT DO NOTHING");
+        texts[rows] = cairn_buf_detach(&b, NULL);
+    }
+    const char *sql = texts[rows];
+    pthread_mutex_unlock(&mu);
+    return sql;
+}
+
 static int log_metrics(cairn_store_tx *tx, int64_t run_id, const cairn_metric *m, int n)
 {
     int rc;
-    for (int i = 0; i < n; i++) {
-        int nan = isnan(m[i].value);
-        cairn_value p[] = {CAIRN_VINT(run_id), CAIRN_VTEXT(m[i].key), CAIRN_VINT(m[i].step),
-                           CAIRN_VINT(m[i].timestamp), CAIRN_VREAL(nan ? 0.0 : m[i].value),
-                           CAIRN_VINT(nan)};
-        rc = cairn_tx_exec(tx,
-                           "INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) "
-                           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                           p, 6, NULL, NULL);
+    cairn_value v[METRIC_CHUNK * 6];
+    for (int start = 0; start < n; start += METRIC_CHUNK) {
+        int rows = n - start < METRIC_CHUNK ? n - start : METRIC_CHUNK;
+        for (int r = 0; r < rows; r++) {
+            const cairn_metric *x = &m[start + r];
+            int nan = isnan(x->value);
+            cairn_value *q = &v[r * 6];
+            q[0] = CAIRN_VINT(run_id);
+            q[1] = CAIRN_VTEXT(x->key);
+            q[2] = CAIRN_VINT(x->step);
+            q[3] = CAIRN_VINT(x->timestamp);
+            q[4] = CAIRN_VREAL(nan ? 0.0 : x->value);
+            q[5] = CAIRN_VINT(nan);
+        }
+        rc = cairn_tx_exec(tx, metric_insert_sql(rows), v, rows * 6, NULL, NULL);
         if (rc < 0) return rc;
     }
     /* One latest_metrics upsert per distinct key, with the batch's newest point.
