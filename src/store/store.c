@@ -72,6 +72,41 @@ static int read_version_cb(const cairn_value *cols, int ncols, void *payload)
     return 0;
 }
 
+/* Copies migration SQL for one dialect: the text of a "/ *!sqlite ... * /" or
+ * "/ *!pg ... * /" comment (no spaces inside the delimiters) is kept for that
+ * dialect and dropped for the other;
+ * everything else is copied as is. An unterminated marker is CAIRN_ECORRUPT
+ * (the embedded migrations are tested, so this only guards edits). */
+int cairn_store__dialect_sql(const char *sql, cairn_store_dialect d, cairn_buf *out)
+{
+    static const struct {
+        const char *open;
+        cairn_store_dialect dialect;
+    } marks[] = {{"/*!sqlite ", CAIRN_STORE_SQLITE}, {"/*!pg ", CAIRN_STORE_POSTGRES}};
+    const char *p = sql;
+    for (;;) {
+        const char *next = NULL;
+        size_t k = 0;
+        for (size_t i = 0; i < CAIRN_ARRAY_LEN(marks); i++) {
+            const char *m = strstr(p, marks[i].open);
+            if (m && (!next || m < next)) {
+                next = m;
+                k = i;
+            }
+        }
+        if (!next) return cairn_buf_puts(out, p);
+        int rc = cairn_buf_put(out, p, (size_t)(next - p));
+        if (rc) return rc;
+        const char *body = next + strlen(marks[k].open), *end = strstr(body, "*/");
+        if (!end)
+            return cairn_error_set(CAIRN_ECORRUPT, CAIRN_SUBSYS_STORE,
+                                   "unterminated dialect marker in migration SQL");
+        if (marks[k].dialect == d && (rc = cairn_buf_put(out, body, (size_t)(end - body))))
+            return rc;
+        p = end + 2;
+    }
+}
+
 /* Runs one step inside its own transaction: reads the version, and applies
  * migration `m` if the database is older. m == NULL only reads. *version_out
  * receives the version seen (before applying). */
@@ -95,7 +130,13 @@ static int migrate_step(struct cairn_store *s, const struct cairn_store_migratio
     *version_out = v;
     if (m && v < m->version) {
         cairn_value p = CAIRN_VINT(m->version);
-        if ((rc = be->exec_script(c, m->sql)) < 0) goto fail;
+        cairn_buf sql = CAIRN_BUF_INIT(0);
+        if ((rc = cairn_store__dialect_sql(m->sql, be->dialect, &sql)) < 0 ||
+            (rc = be->exec_script(c, cairn_buf_cstr(&sql))) < 0) {
+            cairn_buf_free(&sql);
+            goto fail;
+        }
+        cairn_buf_free(&sql);
         if ((rc = be->exec(c, "DELETE FROM schema_version", NULL, 0, NULL, NULL, NULL)) < 0)
             goto fail;
         if ((rc = be->exec(c, "INSERT INTO schema_version (version) VALUES (?)", &p, 1, NULL, NULL,

@@ -99,6 +99,9 @@ struct cairn_store_migration {
 extern const struct cairn_store_migration cairn_store__migrations[];
 extern const int cairn_store__nmigrations;
 
+/* Migration SQL for one dialect (see store.c); appends to out. */
+int cairn_store__dialect_sql(const char *sql, cairn_store_dialect d, cairn_buf *out);
+
 /* ---- writer (store_writer.c) ---- */
 /* Starts the writer thread on store->w.conn (already connected). */
 int cairn_store__writer_start(struct cairn_store *store);

@@ -1,9 +1,11 @@
 -- 0001: experiments, runs, params, tags, metrics, datasets (MLflow tracking model).
--- Written in the SQL subset SQLite and PostgreSQL share. Integer ids are
+-- Written in the SQL subset SQLite and PostgreSQL share; /*!sqlite ...*/ and
+-- /*!pg ...*/ hold text for one dialect only (integer keys are rowid aliases
+-- on SQLite, tables keyed otherwise are WITHOUT ROWID there). Integer ids are
 -- assigned by the single store writer (MAX(id)+1), so no SERIAL/AUTOINCREMENT.
 
 CREATE TABLE experiments (
-    experiment_id BIGINT PRIMARY KEY,
+    experiment_id /*!sqlite INTEGER*//*!pg BIGINT*/ PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     artifact_location TEXT NOT NULL,
     lifecycle_stage TEXT NOT NULL DEFAULT 'active',
@@ -16,12 +18,12 @@ CREATE TABLE experiment_tags (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (experiment_id, key)
-);
+) /*!sqlite WITHOUT ROWID*/;
 
 -- run_id is the internal integer key every child table uses; run_uuid is
 -- MLflow's 32-hex id.
 CREATE TABLE runs (
-    run_id BIGINT PRIMARY KEY,
+    run_id /*!sqlite INTEGER*//*!pg BIGINT*/ PRIMARY KEY,
     run_uuid TEXT NOT NULL UNIQUE,
     experiment_id BIGINT NOT NULL,
     name TEXT NOT NULL DEFAULT '',
@@ -40,7 +42,7 @@ CREATE TABLE params (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (run_id, key)
-);
+) /*!sqlite WITHOUT ROWID*/;
 CREATE INDEX params_by_key ON params (key, value);
 
 CREATE TABLE tags (
@@ -48,7 +50,7 @@ CREATE TABLE tags (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (run_id, key)
-);
+) /*!sqlite WITHOUT ROWID*/;
 CREATE INDEX tags_by_key ON tags (key, value);
 
 -- Every logged point. A re-sent point (same run, key, step, timestamp, value)
@@ -62,7 +64,7 @@ CREATE TABLE metrics (
     value DOUBLE PRECISION NOT NULL,
     is_nan INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
-);
+) /*!sqlite WITHOUT ROWID*/;
 
 -- The newest point per (run, key): max step, then max timestamp, then max
 -- value, as MLflow defines the latest metric. Searches filter and sort on it.
@@ -74,11 +76,11 @@ CREATE TABLE latest_metrics (
     step BIGINT NOT NULL,
     is_nan INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, key)
-);
+) /*!sqlite WITHOUT ROWID*/;
 CREATE INDEX latest_metrics_by_key ON latest_metrics (key, value);
 
 CREATE TABLE datasets (
-    dataset_id BIGINT PRIMARY KEY,
+    dataset_id /*!sqlite INTEGER*//*!pg BIGINT*/ PRIMARY KEY,
     experiment_id BIGINT NOT NULL,
     name TEXT NOT NULL,
     digest TEXT NOT NULL,
@@ -93,7 +95,7 @@ CREATE TABLE run_inputs (
     run_id BIGINT NOT NULL,
     dataset_id BIGINT NOT NULL,
     PRIMARY KEY (run_id, dataset_id)
-);
+) /*!sqlite WITHOUT ROWID*/;
 
 CREATE TABLE input_tags (
     run_id BIGINT NOT NULL,
@@ -101,4 +103,4 @@ CREATE TABLE input_tags (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (run_id, dataset_id, key)
-);
+) /*!sqlite WITHOUT ROWID*/;

@@ -7,14 +7,14 @@ CREATE TABLE registered_models (
     last_updated_time BIGINT NOT NULL,
     description TEXT NOT NULL DEFAULT '',
     user_id TEXT NOT NULL DEFAULT ''
-);
+) /*!sqlite WITHOUT ROWID*/;
 
 CREATE TABLE registered_model_tags (
     name TEXT NOT NULL,
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (name, key)
-);
+) /*!sqlite WITHOUT ROWID*/;
 
 CREATE TABLE model_versions (
     name TEXT NOT NULL,
@@ -30,7 +30,7 @@ CREATE TABLE model_versions (
     status TEXT NOT NULL DEFAULT 'READY',
     status_message TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (name, version)
-);
+) /*!sqlite WITHOUT ROWID*/;
 CREATE INDEX model_versions_by_run ON model_versions (run_id);
 
 CREATE TABLE model_version_tags (
@@ -39,14 +39,14 @@ CREATE TABLE model_version_tags (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (name, version, key)
-);
+) /*!sqlite WITHOUT ROWID*/;
 
 CREATE TABLE registered_model_aliases (
     name TEXT NOT NULL,
     alias TEXT NOT NULL,
     version BIGINT NOT NULL,
     PRIMARY KEY (name, alias)
-);
+) /*!sqlite WITHOUT ROWID*/;
 
 -- mlflow-artifacts proxy: each stored file's path (relative to the artifact
 -- root, e.g. "1/<run_uuid>/artifacts/model/MLmodel") and its content hash in
@@ -56,4 +56,4 @@ CREATE TABLE artifacts (
     sha256 TEXT NOT NULL,
     size BIGINT NOT NULL,
     created BIGINT NOT NULL
-);
+) /*!sqlite WITHOUT ROWID*/;

@@ -207,6 +207,25 @@ static void test_placeholder_rewrite(void **state)
     rewrite_is("'unterminated ?", "'unterminated ?", 0);
 }
 
+/* Dialect markers in migration SQL keep their text for one backend only. */
+static void test_dialect_markers(void **state)
+{
+    (void)state;
+    const char *sql = "CREATE TABLE t (id /*!sqlite INTEGER*//*!pg BIGINT*/ PRIMARY KEY) "
+                      "/*!sqlite WITHOUT ROWID*/; -- /* plain comment */";
+    cairn_buf a = CAIRN_BUF_INIT(0), b = CAIRN_BUF_INIT(0), c = CAIRN_BUF_INIT(0);
+    assert_int_equal(cairn_store__dialect_sql(sql, CAIRN_STORE_SQLITE, &a), 0);
+    assert_string_equal(cairn_buf_cstr(&a), "CREATE TABLE t (id INTEGER PRIMARY KEY) WITHOUT ROWID; "
+                                            "-- /* plain comment */");
+    assert_int_equal(cairn_store__dialect_sql(sql, CAIRN_STORE_POSTGRES, &b), 0);
+    assert_string_equal(cairn_buf_cstr(&b), "CREATE TABLE t (id BIGINT PRIMARY KEY) ; -- /* plain comment */");
+    assert_int_equal(cairn_store__dialect_sql("x /*!pg never closed", CAIRN_STORE_SQLITE, &c),
+                     CAIRN_ECORRUPT);
+    cairn_buf_free(&a);
+    cairn_buf_free(&b);
+    cairn_buf_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +235,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_statement_cache_overflow, conf_setup, conf_teardown),
         cmocka_unit_test(test_embedded_migrations_match_files),
         cmocka_unit_test(test_placeholder_rewrite),
+        cmocka_unit_test(test_dialect_markers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
