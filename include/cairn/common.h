@@ -40,6 +40,7 @@ typedef enum cairn_subsys {
     CAIRN_SUBSYS_REGISTRY,
     CAIRN_SUBSYS_SERVER,
     CAIRN_SUBSYS_CLI,
+    CAIRN_SUBSYS_ML,
     CAIRN_SUBSYS__COUNT
 } cairn_subsys;
 
