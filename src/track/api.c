@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "track_decode.h"
 
 int cairn_api__begin(api_call *call, cairn_http_req *req)
 {
@@ -113,34 +114,14 @@ int cairn_api__i64(api_call *call, const char *key, int required, int64_t *out, 
     return 0;
 }
 
-/* Proto JSON doubles: a number, or a string "NaN", "Infinity", "-Infinity" or a decimal. */
-static int json_to_double(json_t *v, const char *key, double *out)
-{
-    if (json_is_number(v)) {
-        *out = json_number_value(v);
-        return 0;
-    }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        if (!strcmp(s, "NaN")) *out = NAN;
-        else if (!strcmp(s, "Infinity")) *out = INFINITY;
-        else if (!strcmp(s, "-Infinity")) *out = -INFINITY;
-        else if (cairn_parse_double(s, out)) goto bad;
-        return 0;
-    }
-bad:
-    return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_TRACK,
-                           "Invalid value for parameter '%s': expected a number", key);
-}
-
 int cairn_api__dbl(api_call *call, const char *key, int required, double *out)
 {
     json_t *v = body_get(call, key);
-    if (v) return json_to_double(v, key, out);
+    if (v) return cairn_track__parse_double(v, key, out);
     const char *q = cairn_http_req_query(call->req, key);
     if (!q) return required ? missing(key) : 0;
     json_t *s = json_string(q);
-    int rc = json_to_double(s, key, out);
+    int rc = cairn_track__parse_double(s, key, out);
     json_decref(s);
     return rc;
 }
