@@ -37,7 +37,8 @@ static const cairn_kv no_kv[1];
 static void ws(struct fb *f)
 {
     const unsigned char *p = f->p;
-    while (p < f->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    while (p < f->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
     f->p = p;
 }
 
@@ -77,7 +78,8 @@ static int str_tok(struct fb *f, const char **s, size_t *n)
     const unsigned char *p = f->p, *end = f->end;
     if (p >= end || *p != '"') return -1;
     const unsigned char *q = ++p;
-    while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\') q++;
+    while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+        q++;
     if (q >= end || *q != '"') return -1;
     *s = (const char *)p;
     *n = (size_t)(q - p);
@@ -110,9 +112,9 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 struct num {
-    int is_int;   /* no fraction, no exponent: jansson makes it an integer */
-    int64_t i;    /* the integer's value when is_int */
-    double d;     /* the number's value as a double (integers: (double)i) */
+    int is_int; /* no fraction, no exponent: jansson makes it an integer */
+    int64_t i;  /* the integer's value when is_int */
+    double d;   /* the number's value as a double (integers: (double)i) */
 };
 
 /* A JSON number token at f->p, lexed as jansson lexes it:
@@ -150,8 +152,9 @@ static int num_tok(struct fb *f, struct num *out)
         if (big || (neg ? mant > (uint64_t)INT64_MAX + 1 : mant > (uint64_t)INT64_MAX)) return -1;
         if (neg && mant == 0) return -1; /* "-0": left to the slow path */
         out->is_int = 1;
-        out->i = !neg ? (int64_t)mant
-                      : mant == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mant;
+        out->i = !neg                              ? (int64_t)mant
+                 : mant == (uint64_t)INT64_MAX + 1 ? INT64_MIN
+                                                   : -(int64_t)mant;
         out->d = (double)out->i;
         f->p = p;
         return 0;
@@ -225,10 +228,14 @@ static int value_tok(struct fb *f, double *out)
         const char *s;
         size_t n;
         if (str_tok(f, &s, &n)) return -1;
-        if (n == 3 && !memcmp(s, "NaN", 3)) *out = NAN;
-        else if (n == 8 && !memcmp(s, "Infinity", 8)) *out = INFINITY;
-        else if (n == 9 && !memcmp(s, "-Infinity", 9)) *out = -INFINITY;
-        else return -1;
+        if (n == 3 && !memcmp(s, "NaN", 3))
+            *out = NAN;
+        else if (n == 8 && !memcmp(s, "Infinity", 8))
+            *out = INFINITY;
+        else if (n == 9 && !memcmp(s, "-Infinity", 9))
+            *out = -INFINITY;
+        else
+            return -1;
         return 0;
     }
     struct num v;
@@ -308,9 +315,15 @@ static int metrics_tok(struct fb *f, const cairn_metric **out, int *nout)
                     rc = str_tok(f, &k, &kn);
                     if (!rc) e->key = copy(f, k, kn);
                     break;
-                case K_VALUE: rc = value_tok(f, &e->value); break;
-                case K_TIMESTAMP: rc = int_tok(f, &e->timestamp); break;
-                default: rc = int_tok(f, &e->step); break;
+                case K_VALUE:
+                    rc = value_tok(f, &e->value);
+                    break;
+                case K_TIMESTAMP:
+                    rc = int_tok(f, &e->timestamp);
+                    break;
+                default:
+                    rc = int_tok(f, &e->step);
+                    break;
                 }
                 if (rc || (more = next_or_close(f, '}')) < 0) return -1;
             } while (more);
@@ -350,8 +363,10 @@ static int kv_tok(struct fb *f, int max, const cairn_kv **out, int *nout)
                 if ((which != K_KEY && which != K_VALUE) || (seen & (1u << which))) return -1;
                 seen |= 1u << which;
                 if (str_tok(f, &s, &sn)) return -1;
-                if (which == K_KEY) e->key = copy(f, s, sn);
-                else e->value = copy(f, s, sn);
+                if (which == K_KEY)
+                    e->key = copy(f, s, sn);
+                else
+                    e->value = copy(f, s, sn);
                 if ((more = next_or_close(f, '}')) < 0) return -1;
             } while (more);
             if (!(seen & (1u << K_KEY))) return -1;
@@ -389,10 +404,18 @@ int cairn_track__fast_batch(const char *body, size_t len, const track_alloc *a,
         int rc;
         switch (which) {
         case K_RUN_ID:
-        case K_RUN_UUID: rc = str_tok(&f, &id[which], &idn[which]); break;
-        case K_METRICS: rc = metrics_tok(&f, &out->metrics, &out->nmetrics); break;
-        case K_PARAMS: rc = kv_tok(&f, CAIRN_TRACK_MAX_PARAMS, &out->params, &out->nparams); break;
-        default: rc = kv_tok(&f, CAIRN_TRACK_MAX_TAGS, &out->tags, &out->ntags); break;
+        case K_RUN_UUID:
+            rc = str_tok(&f, &id[which], &idn[which]);
+            break;
+        case K_METRICS:
+            rc = metrics_tok(&f, &out->metrics, &out->nmetrics);
+            break;
+        case K_PARAMS:
+            rc = kv_tok(&f, CAIRN_TRACK_MAX_PARAMS, &out->params, &out->nparams);
+            break;
+        default:
+            rc = kv_tok(&f, CAIRN_TRACK_MAX_TAGS, &out->tags, &out->ntags);
+            break;
         }
         if (rc || (more = next_or_close(&f, '}')) < 0) goto unsupported;
     } while (more);
