@@ -18,17 +18,6 @@
 #define REG_MAX_TAGS 1000
 #define REG_MAX_TAG_VALUE 100000
 
-#define BEGIN(call, req)                                                                           \
-    api_call call;                                                                                 \
-    if (cairn_api__begin(&call, req)) return 0
-
-#define FAIL(call, rc)                                                                             \
-    do {                                                                                           \
-        cairn_api__fail((call).req, rc);                                                           \
-        cairn_api__end(&(call));                                                                   \
-        return 0;                                                                                  \
-    } while (0)
-
 typedef struct reg_op reg_op;
 typedef int (*reg_unit_fn)(cairn_store_tx *tx, reg_op *op);
 

@@ -13,10 +13,6 @@
 #include "track/api.h"
 #include "track/track_filter.h"
 
-#define BEGIN(call, req)                                                                           \
-    api_call call;                                                                                 \
-    if (cairn_api__begin(&call, req)) return 0
-
 struct search_kind {
     int entity;
     const char *what;   /* for messages */

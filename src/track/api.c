@@ -11,22 +11,24 @@
 #include "api.h"
 #include "track_decode.h"
 
+int cairn_api__check_json(cairn_http_req *req)
+{
+    if (cairn_http_req_method(req) != CAIRN_HTTP_POST) return 0;
+    const char *ct = cairn_http_req_header(req, "Content-Type");
+    if (ct && strncasecmp(ct, "application/json", 16) == 0) return 0;
+    cairn_http_respond_error(req, 400, "INVALID_PARAMETER_VALUE",
+                             "Bad Request. Content-Type header must be one of "
+                             "['application/json']");
+    return CAIRN_EINVALID;
+}
+
 int cairn_api__begin(api_call *call, cairn_http_req *req)
 {
     size_t len;
     const char *body = cairn_http_req_body(req, &len);
     call->req = req;
     call->body = NULL;
-    /* MLflow answers 400 to a POST whose body is not declared as JSON. */
-    if (cairn_http_req_method(req) == CAIRN_HTTP_POST) {
-        const char *ct = cairn_http_req_header(req, "Content-Type");
-        if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
-            cairn_http_respond_error(req, 400, "INVALID_PARAMETER_VALUE",
-                                     "Bad Request. Content-Type header must be one of "
-                                     "['application/json']");
-            return CAIRN_EINVALID;
-        }
-    }
+    if (cairn_api__check_json(req)) return CAIRN_EINVALID;
     size_t i = 0;
     while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) i++;
     if (i == len) return 0;

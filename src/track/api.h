@@ -17,6 +17,24 @@ typedef struct api_call {
     json_t *body;
 } api_call;
 
+/* MLflow answers 400 to a POST whose body is not declared as JSON: responds
+ * so and returns CAIRN_EINVALID, else 0. cairn_api__begin calls it. */
+int cairn_api__check_json(cairn_http_req *req);
+
+/* Handler prologue and error exit shared by the REST handlers: BEGIN decodes
+ * the request (answering it on malformed input), FAIL answers with the
+ * MLflow error for rc and frees the decoded body. */
+#define BEGIN(call, req)                                                                           \
+    api_call call;                                                                                 \
+    if (cairn_api__begin(&call, req)) return 0
+
+#define FAIL(call, rc)                                                                             \
+    do {                                                                                           \
+        cairn_api__fail((call).req, rc);                                                           \
+        cairn_api__end(&(call));                                                                   \
+        return 0;                                                                                  \
+    } while (0)
+
 /* Decodes the request's JSON body (if any). On malformed JSON responds 400
  * INVALID_PARAMETER_VALUE and returns CAIRN_EINVALID; the caller just returns. */
 int cairn_api__begin(api_call *call, cairn_http_req *req);

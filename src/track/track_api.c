@@ -16,17 +16,6 @@
 #include "track_fastbatch.h"
 #include "track_units.h"
 
-#define BEGIN(call, req)                                   \
-    api_call call;                                         \
-    if (cairn_api__begin(&call, req)) return 0
-
-#define FAIL(call, rc)                  \
-    do {                                \
-        cairn_api__fail((call).req, rc); \
-        cairn_api__end(&(call));        \
-        return 0;                       \
-    } while (0)
-
 static int parse_exp_id(api_call *call, const char *key, int required, int64_t *id, int *present)
 {
     const char *s = NULL;
@@ -530,15 +519,7 @@ static int h_log_batch(cairn_http_req *req, void *payload)
     /* The Content-Type check of cairn_api__begin, then the fast decoder on
      * the raw body (already batch-checked); only a body outside its subset
      * is parsed with jansson, whose path owns every error message. */
-    if (cairn_http_req_method(req) == CAIRN_HTTP_POST) {
-        const char *ct = cairn_http_req_header(req, "Content-Type");
-        if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
-            cairn_http_respond_error(req, 400, "INVALID_PARAMETER_VALUE",
-                                     "Bad Request. Content-Type header must be one of "
-                                     "['application/json']");
-            return 0;
-        }
-    }
+    if (cairn_api__check_json(req)) return 0;
     size_t len;
     const char *raw = cairn_http_req_body(req, &len);
     struct batch_req *br = new_batch(req, payload);
