@@ -482,10 +482,11 @@ static int h_log_metric(cairn_http_req *req, void *payload)
     return submit_batch(&call, payload, br);
 }
 
-static int h_log_param(cairn_http_req *req, void *payload)
+/* log-parameter and set-tag: one {run_id, key, value} into a one-entry batch. */
+static int log_kv(cairn_http_req *req, cairn_track *t, int is_tag)
 {
     BEGIN(call, req);
-    struct batch_req *br = new_batch(req, payload);
+    struct batch_req *br = new_batch(req, t);
     cairn_kv *kv = cairn_http_req_alloc(req, sizeof(*kv));
     int rc = run_arg(&call, &br->b.run_uuid);
     if (!rc) rc = cairn_api__str(&call, "key", 1, &kv->key);
@@ -493,26 +494,18 @@ static int h_log_param(cairn_http_req *req, void *payload)
     if (rc) FAIL(call, rc);
     kv->key = keep(req, kv->key);
     kv->value = keep(req, kv->value);
-    br->b.params = kv;
-    br->b.nparams = 1;
-    return submit_batch(&call, payload, br);
+    if (is_tag) {
+        br->b.tags = kv;
+        br->b.ntags = 1;
+    } else {
+        br->b.params = kv;
+        br->b.nparams = 1;
+    }
+    return submit_batch(&call, t, br);
 }
 
-static int h_set_tag(cairn_http_req *req, void *payload)
-{
-    BEGIN(call, req);
-    struct batch_req *br = new_batch(req, payload);
-    cairn_kv *kv = cairn_http_req_alloc(req, sizeof(*kv));
-    int rc = run_arg(&call, &br->b.run_uuid);
-    if (!rc) rc = cairn_api__str(&call, "key", 1, &kv->key);
-    if (!rc) rc = cairn_api__str(&call, "value", 1, &kv->value);
-    if (rc) FAIL(call, rc);
-    kv->key = keep(req, kv->key);
-    kv->value = keep(req, kv->value);
-    br->b.tags = kv;
-    br->b.ntags = 1;
-    return submit_batch(&call, payload, br);
-}
+static int h_log_param(cairn_http_req *req, void *payload) { return log_kv(req, payload, 0); }
+static int h_set_tag(cairn_http_req *req, void *payload) { return log_kv(req, payload, 1); }
 
 static int h_log_batch(cairn_http_req *req, void *payload)
 {
