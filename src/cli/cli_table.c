@@ -10,6 +10,11 @@ CMD(experiments)
 CMD(runs)
 CMD(models)
 CMD(quickstart)
+CMD(train)
+CMD(predict)
+CMD(evaluate)
+CMD(compare)
+CMD(model)
 #undef CMD
 
 const cli_command cli_commands[] = {
@@ -17,6 +22,11 @@ const cli_command cli_commands[] = {
     {"experiments", "list or create experiments", cmd_experiments_run, cmd_experiments_help},
     {"runs", "list, search or show runs", cmd_runs_run, cmd_runs_help},
     {"models", "list or show registered models, move aliases", cmd_models_run, cmd_models_help},
+    {"train", "train a model on a CSV file (gbdt, linear, logistic, kmeans), track and register it", cmd_train_run, cmd_train_help},
+    {"predict", "predict a CSV file with a model (path or models:/ URI)", cmd_predict_run, cmd_predict_help},
+    {"evaluate", "score a model on a labelled CSV file", cmd_evaluate_run, cmd_evaluate_help},
+    {"compare", "compare two models on the same rows (bootstrap CI, McNemar)", cmd_compare_run, cmd_compare_help},
+    {"model", "inspect a model file", cmd_model_run, cmd_model_help},
     {"quickstart", "run the whole job end to end on a fresh temp home (make demo)", cmd_quickstart_run, cmd_quickstart_help},
     {"version", "print the version", cmd_version_run, cmd_version_help},
 };
