@@ -31,6 +31,7 @@ typedef struct cairn_config {
     } store;
     struct {
         char *tracking_uri;  /* client.tracking_uri (also CAIRN_TRACKING_URI), default http://127.0.0.1:5000 */
+        int tracking_uri_set; /* 1 when a layer above the defaults set tracking_uri */
     } client;
     cairn_log_level log_level; /* log.level: debug|info|warn|error|off, default info */
 } cairn_config;

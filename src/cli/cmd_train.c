@@ -217,7 +217,7 @@ static int split_data(train_state *s)
 static int start_tracking(train_state *s, const cairn_config *cfg)
 {
     int explicit_ = s->a.experiment || s->a.register_name;
-    s->tracking = explicit_ || getenv("CAIRN_TRACKING_URI");
+    s->tracking = explicit_ || cfg->client.tracking_uri_set;
     if (!s->tracking) return 0;
     s->t.cfg = cfg;
     int rc = cli_ml_experiment(&s->t, s->a.experiment ? s->a.experiment : "Default");

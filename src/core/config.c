@@ -91,6 +91,7 @@ int cairn_config_set(cairn_config *cfg, const char *key, const char *value)
         case K_STR:
             cairn_free(*(char **)field);
             *(char **)field = cairn_strdup(value);
+            if (field == (void *)&cfg->client.tracking_uri) cfg->client.tracking_uri_set = 1;
             return 0;
         case K_INT:
             if (cairn_parse_i64(value, &n) || n < 0 || n > 1000000000)
@@ -211,6 +212,7 @@ int cairn_config_load_env(cairn_config *cfg, char *const *envp)
         if (n == 12 && !strncmp(e + 6, "TRACKING_URI", 12)) {
             cairn_free(cfg->client.tracking_uri);
             cfg->client.tracking_uri = cairn_strdup(eq + 1);
+            cfg->client.tracking_uri_set = 1;
             continue;
         }
         for (size_t i = 0; i < CAIRN_ARRAY_LEN(keys); i++) {

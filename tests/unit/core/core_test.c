@@ -112,6 +112,7 @@ static void test_config_layers(void **state)
     cairn_config cfg;
     cairn_config_init(&cfg);
     assert_int_equal(cfg.http.port, 5000);
+    assert_int_equal(cfg.client.tracking_uri_set, 0);
     assert_int_equal(cairn_config_load_file(&cfg, path), 0);
     assert_int_equal(cfg.http.port, 6000);
     assert_int_equal(cfg.http.body_limit, 1u << 20);
@@ -122,6 +123,7 @@ static void test_config_layers(void **state)
     assert_int_equal(cairn_config_load_env(&cfg, env), 0);
     assert_int_equal(cfg.http.port, 7000);
     assert_string_equal(cfg.client.tracking_uri, "http://x:1");
+    assert_int_equal(cfg.client.tracking_uri_set, 1);
 
     assert_int_equal(cairn_config_set(&cfg, "http.port", "7100"), 0);
     assert_int_equal(cfg.http.port, 7100);
