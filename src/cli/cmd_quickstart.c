@@ -20,15 +20,21 @@
 
 int cmd_quickstart_run(int argc, char **argv, cairn_config *cfg);
 void cmd_quickstart_help(void);
+int cmd_train_run(int argc, char **argv, cairn_config *cfg);
+int cmd_compare_run(int argc, char **argv, cairn_config *cfg);
 
 void cmd_quickstart_help(void)
 {
-    printf("usage: cairn quickstart [--keep] [--home DIR]\n\n"
+    printf("usage: cairn quickstart [--keep] [--home DIR] [--data CSV --target COL]\n\n"
            "Runs the main job end to end on the embedded default: a server on a fresh\n"
            "temp home, an experiment, training runs with per-step metrics, a registered\n"
            "model behind the 'production' alias, and a search by metric.\n"
            "  --keep      leave the server running afterwards (Ctrl-C stops it)\n"
-           "  --home DIR  use DIR instead of a fresh temp directory\n");
+           "  --home DIR  use DIR instead of a fresh temp directory\n"
+           "  --data CSV --target COL\n"
+           "              also train a GBDT and a logistic regression on CSV with\n"
+           "              `cairn train` (tracked in the same experiment), compare them\n"
+           "              with a significance test, and register the GBDT\n");
 }
 
 #define N_SAMPLES 256
@@ -143,16 +149,47 @@ static int upload_model(cairn_config *cfg, const char *exp_id, const char *run_i
     return 0;
 }
 
+/* The learners' part of the job, through the same commands users run:
+ * `cairn train` for a GBDT and a logistic regression (tracked in the
+ * quickstart experiment, the GBDT registered), then `cairn compare`. */
+static int train_and_compare(cairn_config *cfg, const char *home, const char *data,
+                             const char *target)
+{
+    char gbdt_dir[4200], logit_dir[4200];
+    snprintf(gbdt_dir, sizeof(gbdt_dir), "%s/models/gbdt", home);
+    snprintf(logit_dir, sizeof(logit_dir), "%s/models/logistic", home);
+    char *gbdt[] = {"train", "--data", (char *)data, "--target", (char *)target, "--model", "gbdt",
+                    "--set", "n_rounds=200", "--set", "early_stopping_rounds=20",
+                    "--experiment", "quickstart", "--register", "quickstart-gbdt",
+                    "--out", gbdt_dir};
+    char *logit[] = {"train", "--data", (char *)data, "--target", (char *)target, "--model",
+                     "logistic", "--set", "standardize=1", "--experiment", "quickstart", "--out",
+                     logit_dir};
+    char *cmp[] = {"compare", gbdt_dir, logit_dir, "--data", (char *)data, "--target", (char *)target};
+    printf("\n  cairn train --model gbdt on %s\n", data);
+    fflush(stdout);
+    if (cmd_train_run((int)(sizeof(gbdt) / sizeof(gbdt[0])), gbdt, cfg)) return 1;
+    printf("\n  cairn train --model logistic on %s\n", data);
+    fflush(stdout);
+    if (cmd_train_run((int)(sizeof(logit) / sizeof(logit[0])), logit, cfg)) return 1;
+    printf("\n  cairn compare gbdt logistic\n");
+    fflush(stdout);
+    return cmd_compare_run((int)(sizeof(cmp) / sizeof(cmp[0])), cmp, cfg) ? 1 : 0;
+}
+
 int cmd_quickstart_run(int argc, char **argv, cairn_config *cfg)
 {
     int keep = 0, rc = 1;
-    const char *home = NULL;
+    const char *home = NULL, *data = NULL, *target = NULL;
     char tmp[] = "/tmp/cairn-quickstart-XXXXXX";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--keep")) keep = 1;
         else if (!strcmp(argv[i], "--home") && i + 1 < argc) home = argv[++i];
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
+        else if (!strcmp(argv[i], "--target") && i + 1 < argc) target = argv[++i];
         else return cli_usage_error("quickstart: unknown option '%s'", argv[i]);
     }
+    if (!data != !target) return cli_usage_error("quickstart: --data and --target go together");
     if (!home && !(home = mkdtemp(tmp))) return cli_usage_error("quickstart: cannot make a temp dir");
     cairn_config_set(cfg, "store.home", home);
     cairn_config_set(cfg, "http.port", "0");
@@ -234,6 +271,8 @@ int cmd_quickstart_run(int argc, char **argv, cairn_config *cfg)
     json_t *r;
     json_array_foreach(runs, i, r) printf("    %s\n", json_string_value(json_object_get(json_object_get(r, "info"), "run_name")));
     json_decref(resp);
+
+    if (data && train_and_compare(cfg, home, data, target)) goto out;
 
     printf("\n  look around:\n    CAIRN_TRACKING_URI=%s cairn runs search --experiment quickstart "
            "--order-by 'metrics.rmse ASC'\n    CAIRN_TRACKING_URI=%s cairn models show quickstart-linreg\n",
