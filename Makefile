@@ -32,7 +32,7 @@ demo: build
 	bash scripts/demo $(BUILD)/cairn
 
 bench: build
-	bash bench/run $(BUILD)/cairn
+	bash bench/run $(BUILD)/cairn && bash bench/train $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

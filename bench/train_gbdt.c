@@ -1,206 +1,360 @@
 /*
- * train_gbdt.c - GBDT training and prediction speed beside xgboost.
+ * train_gbdt.c - the cairn side of the training figures of bench/train.
  *
- * Builds a synthetic binary task (default 200,000 training rows and 100,000
- * test rows of 50 features, 10 of them informative with interactions, 2% of
- * some columns missing) with a fixed seed, trains cairn's GBDT (100 rounds,
- * 31 leaves leaf-wise, lr 0.1, lambda 1, 255 bins) and xgboost
- * `tree_method=hist, grow_policy=lossguide` with the same parameters
- * (Debian's /usr/bin/python3, xgboost reading the same float32 file), both
- * on 2 threads, and prints training time, test AUC and prediction rows/s at
- * a batch of 100,000 rows (cairn_trees_predict vs inplace_predict), with the
- * ratios. Not built by CMake; compile against a build tree:
- *   cc -O2 -fopenmp -Iinclude bench/train_gbdt.c BUILD/libcairn_ml.a BUILD/libcairn_core.a \
- *      -ljansson -lyaml -lcrypto -lpthread -lm -o train_gbdt
- *   ./train_gbdt [TRAIN_ROWS] [THREADS] [--no-peer]
+ * One measurement per process, so that the peak RSS it reports
+ * (getrusage ru_maxrss) belongs to that measurement alone:
+ *
+ *   bench_train_gbdt gbdt DIR TASK POLICY THREADS
+ *       TASK binary|regression, POLICY depthwise|lossguide. Loads
+ *       DIR/TASK_train.cols.f32 (written by bench_train_gen) into a frame of
+ *       float32 columns, trains cairn_gbdt_train (100 rounds, learning rate
+ *       0.1, lambda 1, min_child_weight 1, 255 bins; depthwise = max_depth 6
+ *       with up to 64 leaves, lossguide = 31 leaves leaf-wise), then predicts
+ *       TASK_test and prints train_s, the test AUC or RMSE and peak_rss_kb.
+ *   bench_train_gbdt logistic DIR ROWS THREADS COEF_OUT
+ *       L2 logistic regression (C = 1, intercept, no scaling, the default
+ *       tolerance as sklearn's side keeps its default) on the first
+ *       ROWS rows of binary_train, its redundant columns left out
+ *       (binary_columns.txt) and missing values set to 0; prints fit_s
+ *       and writes the intercept and the coefficients, one a line, to
+ *       COEF_OUT for the driver to compare with scikit-learn's.
+ *   bench_train_gbdt real CSV THREADS
+ *       The breast-cancer CSV of tests/fixtures/csv (a metadata first line,
+ *       30 features, the target last): rows i % 4 == 3 are the test set;
+ *       lossguide 31 leaves as above; prints the test AUC.
+ *
+ * Output is "key value" lines on stdout, parsed by bench/train.
+ * The matching xgboost / scikit-learn measurements are bench/train_peer.py.
  */
+#include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
+#include <sys/resource.h>
 
+#include "cairn/core.h"
+#include "cairn/csv.h"
 #include "cairn/gbdt.h"
+#include "cairn/linear.h"
+#include "cairn/metrics.h"
 #include "cairn/trees.h"
 
-#define NF 50
-#define NTEST 100000
-
-static const char *PEER =
-    "import sys, time\n"
-    "import numpy as np, xgboost as xgb\n"
-    "from sklearn.metrics import roc_auc_score\n"
-    "d, ntr, nf, nt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])\n"
-    "X = np.fromfile(d + '/X.f32', dtype=np.float32).reshape(-1, nf)\n"
-    "y = np.fromfile(d + '/y.f64')\n"
-    "P = dict(tree_method='hist', grow_policy='lossguide', max_leaves=31, max_depth=0,\n"
-    "         eta=0.1, reg_lambda=1.0, min_child_weight=1.0, max_bin=256,\n"
-    "         objective='binary:logistic', nthread=nt)\n"
-    "t0 = time.perf_counter()\n"
-    "dtr = xgb.DMatrix(X[:ntr], label=y[:ntr], nthread=nt)\n"
-    "b = xgb.train(P, dtr, 100)\n"
-    "t1 = time.perf_counter()\n"
-    "Xte = np.ascontiguousarray(X[ntr:])\n"
-    "p = b.inplace_predict(Xte)\n"
-    "best = 1e9\n"
-    "for _ in range(3):\n"
-    "    t = time.perf_counter(); b.inplace_predict(Xte); best = min(best, time.perf_counter() - "
-    "t)\n"
-    "print('train_s %.4f' % (t1 - t0))\n"
-    "print('auc %.6f' % roc_auc_score(y[ntr:], p))\n"
-    "print('pred_rows_s %.1f' % (len(Xte) / best))\n";
-
-static double now(void)
+static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return (double)cairn_monotonic_ns() * 1e-9;
 }
 
-static uint64_t rs = 12345;
-static double unif(void)
+static long peak_rss_kb(void)
 {
-    uint64_t z = (rs += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-}
-static double gauss(void)
-{
-    return sqrt(-2 * log(unif() + 1e-300)) * cos(6.283185307179586 * unif());
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
 }
 
-static const double *g_s;
-static int cmp(const void *a, const void *b)
+static void die(const char *what)
 {
-    double x = g_s[*(const size_t *)a], y = g_s[*(const size_t *)b];
-    return (x > y) - (x < y);
+    fprintf(stderr, "train_gbdt: %s: %s\n", what, cairn_error_last()->msg);
+    exit(1);
 }
-static double auc(const double *s, const double *y, size_t n)
+
+static void die_errno(const char *what)
 {
-    size_t *o = malloc(sizeof(size_t) * n);
-    for (size_t i = 0; i < n; i++)
-        o[i] = i;
-    g_s = s;
-    qsort(o, n, sizeof(size_t), cmp);
-    double r = 0, np = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && s[o[j]] == s[o[i]])
-            j++;
-        for (size_t k = i; k < j; k++)
-            if (y[o[k]] > 0.5) r += (double)(i + j + 1) / 2, np++;
-        i = j;
+    fprintf(stderr, "train_gbdt: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static int parse_int(const char *s)
+{
+    int64_t v;
+    if (cairn_parse_i64(s, &v) || v < 0 || v > 1 << 30) {
+        fprintf(stderr, "train_gbdt: bad number '%s'\n", s);
+        exit(2);
     }
-    free(o);
-    return (r - np * (np + 1) / 2) / (np * ((double)n - np));
+    return (int)v;
 }
 
-/* Columns of rows [r0, r0+n) of the row-major matrix as a frame. */
-static cairn_frame *frame_of(const float *X, size_t r0, size_t n)
+/* Reads "rows", "test_rows" and "features" from DIR/meta.txt. */
+static void read_meta(const char *dir, size_t *rows, size_t *test_rows, int *nf)
 {
-    cairn_frame *f;
-    cairn_frame_new(&f, n);
-    float *col = malloc(sizeof(float) * n);
-    char name[16];
-    for (int j = 0; j < NF; j++) {
-        for (size_t i = 0; i < n; i++)
-            col[i] = X[(r0 + i) * NF + (size_t)j];
+    char path[4096], key[32];
+    unsigned long long v;
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) die_errno(path);
+    *rows = *test_rows = 0;
+    *nf = 0;
+    while (fscanf(f, "%31s %llu", key, &v) == 2) {
+        if (!strcmp(key, "rows")) *rows = (size_t)v;
+        if (!strcmp(key, "test_rows")) *test_rows = (size_t)v;
+        if (!strcmp(key, "features")) *nf = (int)v;
+    }
+    fclose(f);
+    if (!*rows || !*test_rows || !*nf) {
+        fprintf(stderr, "train_gbdt: %s is incomplete\n", path);
+        exit(1);
+    }
+}
+
+/* A frame of the first n rows of DIR/BASE.cols.f32 (total rows per column:
+ * total), columns f0..f{nf-1} (only those with keep[j] when keep is not
+ * NULL), read one column at a time. */
+static cairn_frame *load_cols(const char *dir, const char *base, size_t n, size_t total, int nf,
+                              const int *keep)
+{
+    char path[4096], name[16];
+    snprintf(path, sizeof(path), "%s/%s.cols.f32", dir, base);
+    FILE *f = fopen(path, "rb");
+    if (!f) die_errno(path);
+    float *col = cairn_malloc(sizeof(float) * n);
+    cairn_frame *fr;
+    if (cairn_frame_new(&fr, n)) die("frame");
+    for (int j = 0; j < nf; j++) {
+        if (keep && !keep[j]) continue;
+        if (fseeko(f, (off_t)((size_t)j * total * sizeof(float)), SEEK_SET) ||
+            fread(col, sizeof(float), n, f) != n)
+            die_errno(path);
         snprintf(name, sizeof(name), "f%d", j);
-        cairn_frame_add_f32(f, name, col);
+        if (cairn_frame_add_f32(fr, name, col)) die("frame");
     }
-    free(col);
-    return f;
+    fclose(f);
+    cairn_free(col);
+    return fr;
+}
+
+/* The first n labels of DIR/BASE.y.f64 (caller frees). */
+static double *load_y(const char *dir, const char *base, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s.y.f64", dir, base);
+    FILE *f = fopen(path, "rb");
+    if (!f) die_errno(path);
+    double *y = cairn_malloc(sizeof(double) * n);
+    if (fread(y, sizeof(double), n, f) != n) die_errno(path);
+    fclose(f);
+    return y;
+}
+
+/* The benchmark's GBDT parameters (xgboost's defaults where they differ). */
+static cairn_gbdt_opts gbdt_opts(cairn_gbdt_objective obj, int depthwise, int threads)
+{
+    cairn_gbdt_opts o = CAIRN_GBDT_OPTS_INIT;
+    o.objective = obj;
+    o.n_rounds = 100;
+    o.learning_rate = 0.1;
+    o.lambda_l2 = 1.0;
+    o.min_child_samples = 1;
+    o.min_child_weight = 1.0;
+    o.max_bins = 255;
+    o.n_threads = threads;
+    if (depthwise) {
+        o.max_depth = 6;
+        o.max_leaves = 64;
+    } else {
+        o.max_depth = 0;
+        o.max_leaves = 31;
+    }
+    return o;
+}
+
+static int total_leaves(const cairn_trees *m)
+{
+    int leaves = 0;
+    for (int t = 0; t < cairn_trees_n_trees(m); t++) {
+        int nn;
+        const cairn_tree_node *nodes = cairn_trees_tree(m, t, &nn);
+        for (int i = 0; i < nn; i++)
+            leaves += nodes[i].left < 0;
+    }
+    return leaves;
+}
+
+static int run_gbdt(const char *dir, const char *task, const char *policy, int threads)
+{
+    int binary = !strcmp(task, "binary");
+    if (!binary && strcmp(task, "regression")) {
+        fprintf(stderr, "train_gbdt: task is binary or regression\n");
+        return 2;
+    }
+    int depthwise = !strcmp(policy, "depthwise");
+    if (!depthwise && strcmp(policy, "lossguide")) {
+        fprintf(stderr, "train_gbdt: policy is depthwise or lossguide\n");
+        return 2;
+    }
+    size_t rows, test_rows;
+    int nf;
+    read_meta(dir, &rows, &test_rows, &nf);
+    char base[64];
+    snprintf(base, sizeof(base), "%s_train", task);
+    cairn_frame *X = load_cols(dir, base, rows, rows, nf, NULL);
+    double *y = load_y(dir, base, rows);
+    long data_kb = peak_rss_kb();
+
+    cairn_gbdt_opts o =
+        gbdt_opts(binary ? CAIRN_GBDT_BINARY : CAIRN_GBDT_REGRESSION, depthwise, threads);
+    cairn_trees *m;
+    double t0 = now_s();
+    if (cairn_gbdt_train(&m, X, y, NULL, NULL, &o, NULL)) die("gbdt train");
+    double train_s = now_s() - t0;
+    cairn_frame_free(X);
+    cairn_free(y);
+
+    snprintf(base, sizeof(base), "%s_test", task);
+    cairn_frame *T = load_cols(dir, base, test_rows, test_rows, nf, NULL);
+    double *yt = load_y(dir, base, test_rows);
+    double *p = cairn_malloc(sizeof(double) * test_rows);
+    t0 = now_s();
+    if (cairn_trees_predict(m, T, p, threads)) die("predict");
+    double pred_s = now_s() - t0;
+    double metric;
+    if (binary ? cairn_metrics_roc_auc(yt, p, test_rows, &metric)
+               : cairn_metrics_rmse(yt, p, test_rows, &metric))
+        die("metric");
+    printf("train_s %.4f\n", train_s);
+    printf("%s %.6f\n", binary ? "auc" : "rmse", metric);
+    printf("peak_rss_kb %ld\n", peak_rss_kb());
+    printf("data_rss_kb %ld\n", data_kb);
+    printf("test_predict_s %.4f\n", pred_s);
+    printf("trees %d\n", cairn_trees_n_trees(m));
+    printf("leaves %d\n", total_leaves(m));
+    cairn_free(p);
+    cairn_free(yt);
+    cairn_frame_free(T);
+    cairn_trees_free(m);
+    return 0;
+}
+
+static int run_logistic(const char *dir, size_t n, int threads, const char *coef_out)
+{
+    size_t rows, test_rows;
+    int nf;
+    read_meta(dir, &rows, &test_rows, &nf);
+    if (n > rows) n = rows;
+    /* the redundant columns are linear combinations of the informative
+     * ones (up to rounding): without them the L2 problem is well
+     * conditioned, so both solvers can reach its optimum */
+    char path[4096], name[32], kind[32];
+    snprintf(path, sizeof(path), "%s/binary_columns.txt", dir);
+    FILE *kf = fopen(path, "r");
+    if (!kf) die_errno(path);
+    int *keep = cairn_calloc((size_t)nf, sizeof(int));
+    for (int j = 0; j < nf; j++) {
+        if (fscanf(kf, "%31s %31s", name, kind) != 2) {
+            fprintf(stderr, "train_gbdt: %s: too few lines\n", path);
+            exit(1);
+        }
+        keep[j] = strcmp(kind, "redundant") != 0;
+    }
+    fclose(kf);
+    cairn_frame *X = load_cols(dir, "binary_train", n, rows, nf, keep);
+    cairn_free(keep);
+    for (int j = 0; j < X->ncols; j++)
+        for (size_t i = 0; i < n; i++)
+            if (isnan(X->cols[j].f32[i])) X->cols[j].f32[i] = 0.0f;
+    double *y = load_y(dir, "binary_train", n);
+    int32_t *cls = cairn_malloc(sizeof(int32_t) * n);
+    for (size_t i = 0; i < n; i++)
+        cls[i] = (int32_t)y[i];
+    cairn_logistic_opts o = CAIRN_LOGISTIC_OPTS_INIT;
+    o.penalty = CAIRN_LOGISTIC_L2;
+    o.C = 1.0;
+    o.fit_intercept = true;
+    cairn_logistic *m;
+    omp_set_num_threads(threads); /* the fit uses OpenMP's default team */
+    double t0 = now_s();
+    if (cairn_logistic_fit(&m, X, cls, &o)) die("logistic fit");
+    double fit_s = now_s() - t0;
+    FILE *f = fopen(coef_out, "w");
+    if (!f) die_errno(coef_out);
+    const double *w = cairn_logistic_coef(m);
+    fprintf(f, "%.12g\n", cairn_logistic_intercept(m)[0]);
+    for (int j = 0; j < cairn_logistic_nfeatures(m); j++)
+        fprintf(f, "%.12g\n", w[j]);
+    if (fclose(f)) die_errno(coef_out);
+    printf("fit_s %.4f\n", fit_s);
+    printf("n_iter %d\n", cairn_logistic_n_iter(m));
+    printf("converged %d\n", cairn_logistic_converged(m) ? 1 : 0);
+    printf("peak_rss_kb %ld\n", peak_rss_kb());
+    cairn_logistic_free(m);
+    cairn_free(cls);
+    cairn_free(y);
+    cairn_frame_free(X);
+    return 0;
+}
+
+static int run_real(const char *csv, int threads)
+{
+    cairn_csv_opts co = CAIRN_CSV_OPTS_INIT;
+    co.has_header = 0;
+    co.skip_lines = 1;
+    co.threads = threads;
+    cairn_frame *all;
+    if (cairn_csv_read_file(&all, csv, &co)) die("read");
+    if (all->ncols < 2) {
+        fprintf(stderr, "train_gbdt: %s has fewer than 2 columns\n", csv);
+        return 1;
+    }
+    int nf = all->ncols - 1;
+    /* features: every column but the last, as a frame of their own */
+    cairn_frame *X;
+    if (cairn_frame_new(&X, all->nrows)) die("frame");
+    double *col = cairn_malloc(sizeof(double) * all->nrows);
+    for (int j = 0; j < nf; j++) {
+        for (size_t i = 0; i < all->nrows; i++)
+            col[i] = cairn_frame_get(all, j, i);
+        if (cairn_frame_add_f64(X, all->cols[j].name, col)) die("frame");
+    }
+    size_t n = all->nrows, ntr = 0, nte = 0;
+    size_t *tr = cairn_malloc(sizeof(size_t) * n), *te = cairn_malloc(sizeof(size_t) * n);
+    double *ytr = cairn_malloc(sizeof(double) * n), *yte = cairn_malloc(sizeof(double) * n);
+    for (size_t i = 0; i < n; i++) {
+        double v = cairn_frame_get(all, nf, i);
+        if (i % 4 == 3) {
+            te[nte] = i;
+            yte[nte++] = v;
+        } else {
+            tr[ntr] = i;
+            ytr[ntr++] = v;
+        }
+    }
+    cairn_frame *Xtr, *Xte;
+    if (cairn_frame_take(&Xtr, X, tr, ntr) || cairn_frame_take(&Xte, X, te, nte)) die("take");
+    cairn_gbdt_opts o = gbdt_opts(CAIRN_GBDT_BINARY, 0, threads);
+    cairn_trees *m;
+    double t0 = now_s();
+    if (cairn_gbdt_train(&m, Xtr, ytr, NULL, NULL, &o, NULL)) die("gbdt train");
+    double train_s = now_s() - t0;
+    double *p = cairn_malloc(sizeof(double) * nte), auc;
+    if (cairn_trees_predict(m, Xte, p, threads)) die("predict");
+    if (cairn_metrics_roc_auc(yte, p, nte, &auc)) die("auc");
+    printf("auc %.6f\n", auc);
+    printf("train_s %.4f\n", train_s);
+    printf("rows %zu\ntest_rows %zu\n", ntr, nte);
+    cairn_trees_free(m);
+    cairn_frame_free(Xtr);
+    cairn_frame_free(Xte);
+    cairn_frame_free(X);
+    cairn_frame_free(all);
+    cairn_free(p);
+    cairn_free(col);
+    cairn_free(tr);
+    cairn_free(te);
+    cairn_free(ytr);
+    cairn_free(yte);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    size_t ntr = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
-    int nt = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 2;
-    size_t n = ntr + NTEST;
-    float *X = malloc(sizeof(float) * n * NF);
-    double *y = malloc(sizeof(double) * n);
-    for (size_t i = 0; i < n; i++) {
-        float *x = X + i * NF;
-        for (int j = 0; j < NF; j++)
-            x[j] = (float)gauss();
-        double z = 0;
-        for (int j = 0; j < 10; j++)
-            z += (j % 2 ? 0.6 : -0.4) * x[j];
-        z += 0.8 * x[0] * x[1] + sin(2 * x[2]) + fabs(x[3]) - 0.8 + (x[4] > 0.5 ? 0.7 : 0);
-        y[i] = z + log(unif() / (1 - unif() + 1e-12) + 1e-12) * 0.5 > 0;
-        for (int j = 10; j < 20; j++)
-            if (unif() < 0.02) x[j] = NAN;
-        if (unif() < 0.02) x[5] = NAN;
-    }
-    char dir[] = "/tmp/cairn-gbdt-bench-XXXXXX";
-    if (!mkdtemp(dir)) return 1;
-    char path[256];
-    snprintf(path, sizeof(path), "%s/X.f32", dir);
-    FILE *fh = fopen(path, "wb");
-    fwrite(X, sizeof(float), n * NF, fh);
-    fclose(fh);
-    snprintf(path, sizeof(path), "%s/y.f64", dir);
-    fh = fopen(path, "wb");
-    fwrite(y, sizeof(double), n, fh);
-    fclose(fh);
-
-    cairn_frame *tr = frame_of(X, 0, ntr), *te = frame_of(X, ntr, NTEST);
-    cairn_gbdt_opts o = CAIRN_GBDT_OPTS_INIT;
-    o.objective = CAIRN_GBDT_BINARY;
-    o.n_rounds = 100;
-    o.max_leaves = 31;
-    o.learning_rate = 0.1;
-    o.lambda_l2 = 1;
-    o.min_child_samples = 1;
-    o.min_child_weight = 1;
-    o.n_threads = nt;
-    cairn_trees *m;
-    double t0 = now();
-    if (cairn_gbdt_train(&m, tr, y, NULL, NULL, &o, NULL)) {
-        fprintf(stderr, "train: %s\n", cairn_error_last()->msg);
-        return 1;
-    }
-    double train_s = now() - t0;
-    double *p = malloc(sizeof(double) * NTEST);
-    cairn_trees_predict(m, te, p, nt);
-    double a = auc(p, y + ntr, NTEST), best = 1e9;
-    for (int r = 0; r < 3; r++) {
-        t0 = now();
-        cairn_trees_predict(m, te, p, nt);
-        double dt = now() - t0;
-        best = dt < best ? dt : best;
-    }
-    double pred = NTEST / best;
-
-    char cmd[512];
-    snprintf(path, sizeof(path), "%s/peer.py", dir);
-    fh = fopen(path, "w");
-    fputs(PEER, fh);
-    fclose(fh);
-    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s %s %zu %d %d", path, dir, ntr, NF, nt);
-    FILE *pp = argc > 3 && !strcmp(argv[3], "--no-peer") ? NULL : popen(cmd, "r");
-    double xt = NAN, xa = NAN, xp = NAN;
-    char line[256];
-    while (pp && fgets(line, sizeof(line), pp)) {
-        sscanf(line, "train_s %lf", &xt);
-        sscanf(line, "auc %lf", &xa);
-        sscanf(line, "pred_rows_s %lf", &xp);
-    }
-    if (pp) pclose(pp);
-    printf("gbdt %zu x %d, 100 rounds, 31 leaves, %d threads\n", ntr, NF, nt);
-    printf("%-22s %12s %12s %8s\n", "figure", "cairn", "xgboost", "ratio");
-    printf("%-22s %12.3f %12.3f %8.2f\n", "train seconds", train_s, xt, train_s / xt);
-    printf("%-22s %12.4f %12.4f %8.4f\n", "test auc", a, xa, a - xa);
-    printf("%-22s %12.0f %12.0f %8.2f\n", "predict rows/s", pred, xp, pred / xp);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd)) return 1;
-    cairn_trees_free(m);
-    cairn_frame_free(tr);
-    cairn_frame_free(te);
-    free(X);
-    free(y);
-    free(p);
-    return 0;
+    if (argc == 6 && !strcmp(argv[1], "gbdt"))
+        return run_gbdt(argv[2], argv[3], argv[4], parse_int(argv[5]));
+    if (argc == 6 && !strcmp(argv[1], "logistic"))
+        return run_logistic(argv[2], (size_t)parse_int(argv[3]), parse_int(argv[4]), argv[5]);
+    if (argc == 4 && !strcmp(argv[1], "real")) return run_real(argv[2], parse_int(argv[3]));
+    fprintf(stderr,
+            "usage: bench_train_gbdt gbdt DIR binary|regression depthwise|lossguide THREADS\n"
+            "       bench_train_gbdt logistic DIR ROWS THREADS COEF_OUT\n"
+            "       bench_train_gbdt real CSV THREADS\n");
+    return 2;
 }
