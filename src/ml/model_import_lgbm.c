@@ -23,11 +23,8 @@
 #include "cairn/model.h"
 #include "cairn/trees.h"
 #include "csv_internal.h"
+#include "model_import.h"
 
-/* Internal to the importers (model_import_xgb.c, model_import_lgbm.c). */
-int cairn_model__lightgbm_trees(cairn_trees **out, int32_t **cat_sizes_out, const char *text,
-                                size_t len);
-int cairn_model__import_finish(cairn_model **out, cairn_trees *t, int32_t *cat_sizes);
 
 #define CORRUPT(...) cairn_error_set(CAIRN_ECORRUPT, CAIRN_SUBSYS_ML, __VA_ARGS__)
 #define UNSUPPORTED(...) cairn_error_set(CAIRN_EUNSUPPORTED, CAIRN_SUBSYS_ML, __VA_ARGS__)

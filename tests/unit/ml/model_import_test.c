@@ -33,10 +33,7 @@
 #include "cairn/trees.h"
 
 /* Internal importers (src/ml/model_import_xgb.c, model_import_lgbm.c). */
-int cairn_model__xgboost_trees(cairn_trees **out, int32_t **cat_sizes_out, const char *json,
-                               size_t len);
-int cairn_model__lightgbm_trees(cairn_trees **out, int32_t **cat_sizes_out, const char *text,
-                                size_t len);
+#include "ml/model_import.h"
 
 /* ---------------------------------------------------------------- helpers */
 
