@@ -19,10 +19,14 @@ void cmd_model_help(void);
 
 void cmd_model_help(void)
 {
-    printf("usage: cairn model inspect MODEL [--json]\n\n"
+    printf("usage: cairn model inspect MODEL [--json]\n"
+           "       cairn model import (--xgboost FILE.json | --lightgbm FILE.txt) --out DIR\n\n"
            "Prints what MODEL (a model directory, a model.cairn file, models:/NAME/VERSION,\n"
            "models:/NAME@ALIAS or runs:/RUN_ID/PATH) holds: a summary, or with --json the\n"
-           "whole model (schema, parameters, every tree node) as JSON.\n");
+           "whole model (schema, parameters, every tree node) as JSON.\n\n"
+           "import reads an XGBoost JSON model (save_model(\"m.json\")) or a LightGBM text\n"
+           "model (save_model(\"m.txt\")) into Cairn's tree runtime and writes a model\n"
+           "directory (model.cairn, MLmodel) that predict, evaluate and serving use.\n");
 }
 
 static void print_trees(json_t *p)
@@ -100,11 +104,51 @@ static void print_summary(const cairn_model *m, json_t *j)
     }
 }
 
+/* `cairn model import`: a foreign tree model into a model directory. */
+static int import_model(int argc, char **argv)
+{
+    const char *xgb = NULL, *lgbm = NULL, *out = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--xgboost") && v) xgb = argv[++i];
+        else if (!strcmp(argv[i], "--lightgbm") && v) lgbm = argv[++i];
+        else if (!strcmp(argv[i], "--out") && v) out = argv[++i];
+        else return cli_usage_error("model import: unknown or incomplete option '%s'", argv[i]);
+    }
+    if (!xgb == !lgbm) return cli_usage_error("model import: give one of --xgboost FILE or --lightgbm FILE");
+    if (!out) return cli_usage_error("model import: --out DIR is required");
+    cairn_buf in = CAIRN_BUF_INIT((size_t)1 << 30), yaml = CAIRN_BUF_INIT(0);
+    cairn_model *m = NULL;
+    char path[4200];
+    int rc = cairn_read_file(xgb ? xgb : lgbm, &in);
+    if (!rc) rc = xgb ? cairn_model_import_xgboost(&m, in.ptr, in.len)
+                      : cairn_model_import_lightgbm(&m, in.ptr, in.len);
+    if (!rc) rc = cairn_mkdir_p(out, 0755);
+    if (!rc) {
+        snprintf(path, sizeof(path), "%s/model.cairn", out);
+        rc = cairn_model_save(m, path);
+    }
+    if (!rc) rc = cairn_model_mlmodel_yaml(m, NULL, &yaml);
+    if (!rc) {
+        snprintf(path, sizeof(path), "%s/MLmodel", out);
+        rc = cli_ml_write_file(path, yaml.ptr, yaml.len);
+    }
+    int code = rc ? cli_fail() : 0;
+    if (!rc)
+        printf("imported %s model (%d features, %d outputs) into %s\n", xgb ? "XGBoost" : "LightGBM",
+               cairn_model_n_features(m), cairn_model_n_outputs(m), out);
+    cairn_model_free(m);
+    cairn_buf_free(&in);
+    cairn_buf_free(&yaml);
+    return code;
+}
+
 int cmd_model_run(int argc, char **argv, cairn_config *cfg)
 {
-    if (argc < 2) return cli_usage_error("model: missing subcommand (inspect)");
+    if (argc < 2) return cli_usage_error("model: missing subcommand (inspect, import)");
+    if (!strcmp(argv[1], "import")) return import_model(argc, argv);
     if (strcmp(argv[1], "inspect") != 0)
-        return cli_usage_error("model: unknown subcommand '%s' (inspect)", argv[1]);
+        return cli_usage_error("model: unknown subcommand '%s' (inspect, import)", argv[1]);
     const char *ref = NULL;
     int as_json = 0;
     for (int i = 2; i < argc; i++) {
