@@ -172,6 +172,7 @@ int cmd_compare_run(int argc, char **argv, cairn_config *cfg)
     cmp_args a;
     int rc = parse(argc, argv, &a), code = 1;
     if (rc) return rc;
+    a.ro.blobs = cli_ml_blob_root(cfg);
     cairn_model *ma = NULL, *mb = NULL;
     cairn_frame *f = NULL;
     double *pa = NULL, *pb = NULL, *y = NULL, *ca = NULL, *cb = NULL;

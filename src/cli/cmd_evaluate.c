@@ -34,7 +34,8 @@ int cmd_evaluate_run(int argc, char **argv, cairn_config *cfg)
 {
     const char *model = NULL, *data = NULL, *target = NULL;
     int as_json = 0;
-    cli_ml_read_opts ro = {1, 0, NULL, 0};
+    cli_ml_read_opts ro = {1, 0, NULL, 0, NULL};
+    ro.blobs = cli_ml_blob_root(cfg);
     for (int i = 1; i < argc; i++) {
         int r = cli_ml_read_flag(argc, argv, &i, &ro);
         if (r < 0) return 2;

@@ -93,7 +93,8 @@ static int write_predictions(FILE *f, const cairn_model *m, const double *pred, 
 int cmd_predict_run(int argc, char **argv, cairn_config *cfg)
 {
     const char *model = NULL, *data = NULL, *out = NULL;
-    cli_ml_read_opts ro = {1, 0, NULL, 0};
+    cli_ml_read_opts ro = {1, 0, NULL, 0, NULL};
+    ro.blobs = cli_ml_blob_root(cfg);
     for (int i = 1; i < argc; i++) {
         int r = cli_ml_read_flag(argc, argv, &i, &ro);
         if (r < 0) return 2;

@@ -39,8 +39,8 @@ void cmd_train_help(void)
            "                   [--no-header] [--skip-lines N] [--drop COL ...]\n\n"
            "Trains a model on a CSV file and writes DIR (default ./model): model.cairn,\n"
            "MLmodel, profile.json, metrics.json (and importance.json for gbdt).\n\n"
-           "  --data FILE       the training data, a CSV path (content hashes of stored\n"
-           "                    blobs are not accepted yet)\n"
+           "  --data FILE|HASH  the training data: a CSV path, or the SHA-256 of a CSV in\n"
+           "                    the artifact store (store.artifacts, default .cairn/objects)\n"
            "  --target COL      the column to predict (optional for kmeans)\n"
            "  --model KIND      gbdt (default), linear, logistic or kmeans\n"
            "  --set key=value   a learner option, e.g. n_rounds=200 learning_rate=0.05\n"
@@ -121,9 +121,6 @@ static int parse_args(int argc, char **argv, train_args *a)
     }
     a->ro.drop = a->drop;
     if (!a->data) return cli_usage_error("train: --data FILE is required");
-    if (strlen(a->data) == 64 && strspn(a->data, "0123456789abcdef") == 64 && access(a->data, F_OK))
-        return cli_usage_error(
-            "train: --data takes a file path; content hashes are not supported yet");
     if (!a->target && strcmp(a->model, "kmeans"))
         return cli_usage_error("train: --target COL is required");
     return 0;
@@ -485,6 +482,7 @@ int cmd_train_run(int argc, char **argv, cairn_config *cfg)
         code = rc;
         goto done;
     }
+    s->a.ro.blobs = cli_ml_blob_root(cfg);
     if (cli_ml_kind_parse(s->a.model, &kind)) {
         code = cli_usage_error("train: %s", cairn_error_last()->msg);
         goto done;

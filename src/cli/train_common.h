@@ -69,7 +69,17 @@ typedef struct cli_ml_read_opts {
     size_t skip_lines;       /* metadata lines before the header (--skip-lines) */
     const char *const *drop; /* columns left out of the features (--drop), not copied */
     int ndrop;
+    const char *blobs;       /* artifact store directory for data given by content hash;
+                                NULL: <store.home>/objects of the default home */
 } cli_ml_read_opts;
+
+/* The artifact store directory the configuration names (store.artifacts,
+ * default <store.home>/objects). */
+const char *cli_ml_blob_root(cairn_config *cfg);
+
+/* True when `ref` names stored data by content hash: 64 lowercase hex
+ * characters that are not also the name of a file. */
+int cli_ml_is_hash_ref(const char *ref);
 
 /* A data set: the feature frame and the target encoded for the task. */
 typedef struct cli_ml_data {
