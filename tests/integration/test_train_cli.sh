@@ -124,7 +124,7 @@ check "unknown --set key" run_cli 2 train --data "$BC" --target c30 --set bogus=
 check "bad --set value" run_cli 2 train --data "$BC" --target c30 --set learning_rate=-1
 check "--set without =" run_cli 2 train --data "$BC" --target c30 --set n_rounds
 check "bad --cv" run_cli 2 train --data "$BC" --target c30 --cv 1
-check "content hash refused" run_cli 2 train --data 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef --target y
+check "unknown content hash" run_cli 1 train --data 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef --target y
 check "search: unknown key" run_cli 2 train --data "$BC" "${BCOPT[@]}" --target c30 --search "$SEARCH/bad_key.yaml"
 check "search: file:line" grep -q "bad_key.yaml:4: unknown key 'trails'" <<<"$ERR"
 check "search: bad value" run_cli 2 train --data "$BC" "${BCOPT[@]}" --target c30 --search "$SEARCH/bad_value.yaml"
