@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cairn/linear.h"
+#include "ml_dense.h"
 
 struct cairn_linear {
     int d;
@@ -31,40 +32,6 @@ struct cairn_linear {
     int n_iter;
     bool converged;
 };
-
-/* Copies the features of x into a new column-major (n, d) matrix.
- * CAIRN_EINVALID for categorical columns or non-finite values, CAIRN_ETOOBIG
- * when it does not fit. */
-static int design_matrix(const cairn_frame *x, double **out)
-{
-    size_t n = x->nrows, d = (size_t)x->ncols;
-    *out = NULL;
-    for (int j = 0; j < x->ncols; j++)
-        if (x->cols[j].type == CAIRN_COL_CAT)
-            return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML,
-                                   "column '%s' is categorical; linear models take numeric "
-                                   "columns only",
-                                   x->cols[j].name);
-    if (d && n > SIZE_MAX / sizeof(double) / d)
-        return cairn_error_set(CAIRN_ETOOBIG, CAIRN_SUBSYS_ML, "design matrix too large");
-    double *a = cairn_try_malloc(sizeof(double) * (n && d ? n * d : 1));
-    if (!a) return cairn_error_set(CAIRN_ETOOBIG, CAIRN_SUBSYS_ML, "design matrix too large");
-    for (size_t j = 0; j < d; j++) {
-        const cairn_column *c = &x->cols[j];
-        double *col = a + j * n;
-        for (size_t i = 0; i < n; i++) {
-            col[i] = c->type == CAIRN_COL_F64 ? c->f64[i] : (double)c->f32[i];
-            if (!isfinite(col[i])) {
-                cairn_free(a);
-                return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML,
-                                       "column '%s' has a missing or infinite value at row %zu",
-                                       c->name, i);
-            }
-        }
-    }
-    *out = a;
-    return 0;
-}
 
 static int check_opts(const cairn_frame *x, const double *y, const cairn_linear_opts *o)
 {
@@ -335,7 +302,7 @@ int cairn_linear_fit(cairn_linear **out, const cairn_frame *x, const double *y,
     int rc = check_opts(x, y, opts);
     if (rc) return rc;
     double *a;
-    if ((rc = design_matrix(x, &a))) return rc;
+    if ((rc = cairn_ml__design_matrix(x, "linear models", &a))) return rc;
 
     size_t n = x->nrows;
     int d = x->ncols;

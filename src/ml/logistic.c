@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "cairn/linear.h"
+#include "ml_dense.h"
 
 #define BLOCK 1024 /* rows per deterministic reduction block */
 #define HIST 10    /* L-BFGS memory */
@@ -50,37 +51,6 @@ struct problem {
     double *z;   /* (n, K) column-major: linear predictor, then residual p - y */
     double *blk; /* (nblocks) per-block loss sums */
 };
-
-static int design_matrix(const cairn_frame *x, double **out)
-{
-    size_t n = x->nrows, d = (size_t)x->ncols;
-    *out = NULL;
-    for (int j = 0; j < x->ncols; j++)
-        if (x->cols[j].type == CAIRN_COL_CAT)
-            return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML,
-                                   "column '%s' is categorical; logistic regression takes "
-                                   "numeric columns only",
-                                   x->cols[j].name);
-    if (d && n > SIZE_MAX / sizeof(double) / d)
-        return cairn_error_set(CAIRN_ETOOBIG, CAIRN_SUBSYS_ML, "design matrix too large");
-    double *a = cairn_try_malloc(sizeof(double) * (n && d ? n * d : 1));
-    if (!a) return cairn_error_set(CAIRN_ETOOBIG, CAIRN_SUBSYS_ML, "design matrix too large");
-    for (size_t j = 0; j < d; j++) {
-        const cairn_column *c = &x->cols[j];
-        double *col = a + j * n;
-        for (size_t i = 0; i < n; i++) {
-            col[i] = c->type == CAIRN_COL_F64 ? c->f64[i] : (double)c->f32[i];
-            if (!isfinite(col[i])) {
-                cairn_free(a);
-                return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML,
-                                       "column '%s' has a missing or infinite value at row %zu",
-                                       c->name, i);
-            }
-        }
-    }
-    *out = a;
-    return 0;
-}
 
 static double log1pexp(double z)
 {
@@ -437,7 +407,7 @@ int cairn_logistic_fit(cairn_logistic **out, const cairn_frame *x, const int32_t
                                "logistic: need at least 2 classes, the target has %d", nc);
     }
     double *a;
-    if ((rc = design_matrix(x, &a))) {
+    if ((rc = cairn_ml__design_matrix(x, "logistic regression models", &a))) {
         cairn_free(idx);
         cairn_free(classes);
         return rc;
