@@ -41,6 +41,7 @@ typedef enum cairn_subsys {
     CAIRN_SUBSYS_SERVER,
     CAIRN_SUBSYS_CLI,
     CAIRN_SUBSYS_ML,
+    CAIRN_SUBSYS_SERVE,
     CAIRN_SUBSYS__COUNT
 } cairn_subsys;
 

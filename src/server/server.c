@@ -8,6 +8,7 @@
 
 #include "cairn/blob.h"
 #include "cairn/registry.h"
+#include "cairn/serve.h"
 #include "cairn/server.h"
 #include "cairn/store.h"
 #include "cairn/track.h"
@@ -18,6 +19,7 @@ struct cairn_server {
     cairn_blob *blob;
     cairn_track *track;
     cairn_registry *registry;
+    cairn_serve *serve;
     cairn_http_server *http;
 };
 
@@ -48,6 +50,7 @@ int cairn_server_new(cairn_server **out, const cairn_config *cfg)
     if ((rc = cairn_blob_open(&s->blob, cfg->store.artifacts))) goto fail;
     if ((rc = cairn_track_new(&s->track, s->store, "mlflow-artifacts:"))) goto fail;
     if ((rc = cairn_registry_new(&s->registry, s->store))) goto fail;
+    if ((rc = cairn_serve_new(&s->serve, s->store, s->blob))) goto fail;
 
     ho.host = cfg->http.host;
     ho.port = cfg->http.port;
@@ -60,7 +63,8 @@ int cairn_server_new(cairn_server **out, const cairn_config *cfg)
         (rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/version", 0, 0, h_version, s)) ||
         (rc = cairn_track_mount(s->track, s->http)) ||
         (rc = cairn_track_artifacts_mount(s->track, s->blob, s->http, cfg->http.artifact_limit)) ||
-        (rc = cairn_registry_mount(s->registry, s->http)))
+        (rc = cairn_registry_mount(s->registry, s->http)) ||
+        (rc = cairn_serve_mount(s->serve, s->http)))
         goto fail;
     *out = s;
     return 0;
@@ -77,6 +81,7 @@ void cairn_server_free(cairn_server *s)
 {
     if (!s) return;
     cairn_http_server_free(s->http); /* first: no new requests reach the modules */
+    cairn_serve_free(s->serve);
     cairn_registry_free(s->registry);
     cairn_track_free(s->track);
     cairn_store_close(s->store);     /* drains queued writes */

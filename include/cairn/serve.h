@@ -1,0 +1,65 @@
+/*
+ * cairn/serve.h - model serving: a model manager that resolves registered
+ * model versions (by number, alias or "latest") through the metadata store,
+ * loads their model.cairn from the artifact store and keeps them loaded
+ * (refcounted), and the Open Inference Protocol V2 REST handlers
+ * (/v2/health/..., /v2/models/{name}[/versions/{v}][/ready|/infer]).
+ *
+ * Name rule: a model is asked for as NAME plus an optional version spec.
+ * No spec: the version the `production` alias points at if that alias is
+ * set, else the newest version. A spec of digits is a version number,
+ * "latest" the newest version, anything else an alias name. Deleted
+ * versions are never served. See docs/internals/serve.md.
+ */
+#ifndef CAIRN_SERVE_H
+#define CAIRN_SERVE_H
+
+#include "cairn/blob.h"
+#include "cairn/http.h"
+#include "cairn/model.h"
+#include "cairn/store.h"
+
+typedef struct cairn_serve cairn_serve;
+/* One loaded model version, shared by every request that uses it. */
+typedef struct cairn_serve_model cairn_serve_model;
+
+/* Alias consulted when a model is asked for by name only. */
+#define CAIRN_SERVE_DEFAULT_ALIAS "production"
+
+/* Creates a model manager over store and blob (both borrowed; they must
+ * outlive it). Returns 0; *out is NULL on failure. Thread-safe once created. */
+CAIRN_API int cairn_serve_new(cairn_serve **out, cairn_store *store, cairn_blob *blob);
+/* Frees the manager and every cached model. Call after the HTTP server that
+ * mounted it has stopped and every acquired model was released. NULL is a no-op. */
+CAIRN_API void cairn_serve_free(cairn_serve *s);
+/* Registers the OIP routes (/v2 and /v2/...) on srv. Call before the server
+ * starts. CAIRN_EINVALID if a route cannot be added. */
+CAIRN_API int cairn_serve_mount(cairn_serve *s, cairn_http_server *srv);
+
+/* Resolves name + spec (NULL or "" for the default rule above) to a version
+ * number without loading anything. CAIRN_ENOTFOUND when the model, version
+ * or alias does not exist. Thread-safe. */
+CAIRN_API int cairn_serve_resolve(cairn_serve *s, const char *name, const char *spec,
+                                  int64_t *version_out);
+/* Resolves name + spec and returns the loaded model with one reference the
+ * caller owns (release it with cairn_serve_release). The first request for a
+ * version loads it; concurrent requests for the same version wait for that
+ * one load. A failed load is not cached (the next request tries again).
+ * CAIRN_ENOTFOUND (no such model/version/alias, or its model file is not in
+ * the artifact store), CAIRN_ECORRUPT (unreadable model file),
+ * CAIRN_EUNSUPPORTED (source outside this server's artifact store).
+ * Thread-safe. */
+CAIRN_API int cairn_serve_acquire(cairn_serve *s, const char *name, const char *spec,
+                                  cairn_serve_model **out);
+/* Drops a reference taken by acquire. NULL is a no-op. Thread-safe. */
+CAIRN_API void cairn_serve_release(cairn_serve_model *m);
+/* Accessors; valid while the caller holds a reference. */
+CAIRN_API const cairn_model *cairn_serve_model_get(const cairn_serve_model *m);
+CAIRN_API const char *cairn_serve_model_name(const cairn_serve_model *m);
+CAIRN_API int64_t cairn_serve_model_version(const cairn_serve_model *m);
+/* Number of distinct model versions currently loaded (for tests, metrics). */
+CAIRN_API int cairn_serve_loaded_count(cairn_serve *s);
+/* Number of model-file loads performed since creation (for tests). */
+CAIRN_API uint64_t cairn_serve_load_count(cairn_serve *s);
+
+#endif
