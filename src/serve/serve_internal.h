@@ -7,8 +7,6 @@
 
 #include "cairn/serve.h"
 
-/* common.h has no subsystem id for serve yet; errors are attributed to the
- * server subsystem until one is added. */
 #define SERVE_SUBSYS CAIRN_SUBSYS_SERVE
 
 /* Calls cb once per non-deleted version of name (column 0: the version
