@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "cairn/csv.h"
 #include "cairn/http.h"
 #include "cairn/server.h"
 #include "cli_client.h"
@@ -177,6 +178,41 @@ static int train_and_compare(cairn_config *cfg, const char *home, const char *da
     return cmd_compare_run((int)(sizeof(cmp) / sizeof(cmp[0])), cmp, cfg) ? 1 : 0;
 }
 
+/* Serving: the registered GBDT answers an Open Inference Protocol request
+ * for the first row of the data, as any KServe / Triton client would send it. */
+static int serve_one(cairn_config *cfg, const char *data, const char *target)
+{
+    cairn_frame *f = NULL;
+    cairn_csv_opts co = CAIRN_CSV_OPTS_INIT;
+    if (cairn_csv_read_file(&f, data, &co)) return cli_fail();
+    json_t *row = json_array();
+    int nf = 0;
+    for (int j = 0; j < f->ncols; j++) {
+        if (!strcmp(f->cols[j].name, target) || f->cols[j].type == CAIRN_COL_CAT) continue;
+        json_array_append_new(row, json_real(cairn_frame_get(f, j, 0)));
+        nf++;
+    }
+    cairn_frame_free(f);
+    json_t *body = json_pack("{s:s,s:[{s:s,s:[i,i],s:s,s:o}]}", "id", "quickstart-1", "inputs",
+                             "name", "input-0", "shape", 1, nf, "datatype", "FP64", "data", row);
+    json_t *resp = NULL;
+    printf("\n  POST /v2/models/quickstart-gbdt/infer (Open Inference Protocol, first row)\n");
+    int rc = cli_call(cfg, "POST", "/v2/models/quickstart-gbdt/infer", body, &resp);
+    json_decref(body);
+    if (rc) return 1;
+    size_t i;
+    json_t *o;
+    printf("    model %s version %s\n", json_string_value(json_object_get(resp, "model_name")),
+           json_string_value(json_object_get(resp, "model_version")));
+    json_array_foreach(json_object_get(resp, "outputs"), i, o) {
+        char *d = json_dumps(json_object_get(o, "data"), JSON_COMPACT | JSON_REAL_PRECISION(6));
+        printf("    %-8s %s\n", json_string_value(json_object_get(o, "name")), d ? d : "?");
+        free(d);
+    }
+    json_decref(resp);
+    return 0;
+}
+
 int cmd_quickstart_run(int argc, char **argv, cairn_config *cfg)
 {
     int keep = 0, rc = 1;
@@ -274,18 +310,25 @@ int cmd_quickstart_run(int argc, char **argv, cairn_config *cfg)
 
     if (data && train_and_compare(cfg, home, data, target)) goto out;
 
-    printf("\n  look around:\n    CAIRN_TRACKING_URI=%s cairn runs search --experiment quickstart "
-           "--order-by 'metrics.rmse ASC'\n    CAIRN_TRACKING_URI=%s cairn models show quickstart-linreg\n",
-           base, base);
+    if (data && serve_one(cfg, data, target)) goto out;
+
     rc = 0;
     if (keep) {
-        printf("\n  server left running at %s (Ctrl-C to stop)\n", base);
+        printf("\n  look around (Ctrl-C stops the server):\n"
+               "    CAIRN_TRACKING_URI=%s cairn runs search --experiment quickstart "
+               "--order-by 'metrics.rmse ASC'\n"
+               "    CAIRN_TRACKING_URI=%s cairn models show quickstart-gbdt\n"
+               "    curl %s/v2/models/quickstart-gbdt\n",
+               base, base, base);
         fflush(stdout);
         int sig;
         sigwait(&sigs, &sig);
     }
 out:
     cairn_server_free(srv);
-    if (rc == 0) printf("\n  server stopped; data kept in %s\n", home);
+    if (rc == 0)
+        printf("\n  server stopped; data kept in %s\n"
+               "  explore it: cairn server --home %s   (or: cairn quickstart --keep)\n",
+               home, home);
     return rc;
 }
