@@ -62,4 +62,15 @@ CAIRN_API int cairn_serve_loaded_count(cairn_serve *s);
 /* Number of model-file loads performed since creation (for tests). */
 CAIRN_API uint64_t cairn_serve_load_count(cairn_serve *s);
 
+/* ---- metrics (serve_metrics.c) ---- */
+/* Appends the serving metric families in the Prometheus text exposition
+ * format 0.0.4, each with its HELP and TYPE lines:
+ * cairn_inference_requests_total{model,version,outcome="ok"|"error"},
+ * cairn_inference_rows_total{model,version}, the histograms
+ * cairn_inference_duration_seconds and cairn_inference_compute_seconds
+ * (buckets 50 us .. 5 s) and the gauge cairn_models_loaded (from s).
+ * Inference series are process-wide, one per model version that has
+ * answered an infer request. out must be unbounded (max 0). Thread-safe. */
+CAIRN_API void cairn_serve_metrics_write(cairn_serve *s, cairn_buf *out);
+
 #endif

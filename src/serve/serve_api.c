@@ -564,6 +564,7 @@ static int model_metadata(cairn_http_req *req, cairn_serve *s, cairn_serve_model
 /* POST .../infer: decodes the request, predicts, answers the outputs. */
 static int infer(cairn_http_req *req, cairn_serve_model *sm)
 {
+    int64_t t0 = cairn_monotonic_ns(), compute_ns = -1;
     const cairn_model *m = cairn_serve_model_get(sm);
     size_t len;
     const char *body = cairn_http_req_body(req, &len);
@@ -601,7 +602,10 @@ static int infer(cairn_http_req *req, cairn_serve_model *sm)
     if (rc || (rc = build_frame(m, ts, nt, &f))) goto done;
     int k = cairn_model_n_outputs(m);
     pred = cairn_malloc(sizeof(double) * (f->nrows ? f->nrows : 1) * (size_t)k);
-    if ((rc = cairn_model_predict(m, f, pred, 1))) goto done;
+    int64_t tc = cairn_monotonic_ns();
+    rc = cairn_model_predict(m, f, pred, 1);
+    compute_ns = cairn_monotonic_ns() - tc;
+    if (rc) goto done;
 
     const char *name = cairn_serve_model_name(sm);
     const char *rid = id ? json_string_value(id) : cairn_http_req_id(req);
@@ -617,9 +621,15 @@ static int infer(cairn_http_req *req, cairn_serve_model *sm)
         put_output(&b, m, want[w], pred, f->nrows, k);
     }
     cairn_buf_puts(&b, "]}");
+    cairn_serve__observe(name, cairn_serve_model_version(sm), 1, f->nrows,
+                         cairn_monotonic_ns() - t0, compute_ns);
     respond_buf(req, &b);
 done:
-    if (rc) respond_code(req, rc);
+    if (rc) { /* observed before answering, so a scrape after the answer sees it */
+        cairn_serve__observe(cairn_serve_model_name(sm), cairn_serve_model_version(sm), 0, 0,
+                             cairn_monotonic_ns() - t0, compute_ns);
+        respond_code(req, rc);
+    }
     for (int i = 0; i < nt; i++)
         cairn_free(ts[i].elems);
     cairn_free(ts);
@@ -704,5 +714,6 @@ int cairn_serve_mount(cairn_serve *s, cairn_http_server *srv)
     int rc = cairn_http_route(srv, CAIRN_HTTP_GET, "/v2", 0, 0, h_v2, s);
     if (!rc)
         rc = cairn_http_route(srv, methods, "/v2/", CAIRN_HTTP_ROUTE_PREFIX, 0, h_v2_prefix, s);
+    if (!rc) rc = cairn_serve__mount_v1(s, srv);
     return rc;
 }

@@ -13,4 +13,15 @@
  * number, ascending). Returns 0 or a store error. Thread-safe. */
 int cairn_serve__versions(cairn_serve *s, const char *name, cairn_row_cb cb, void *payload);
 
+/* Records one infer request that reached model version (name, version):
+ * its outcome, the rows predicted (0 on error), its total time and its
+ * prediction time (compute_ns < 0: prediction did not run, not recorded).
+ * Lock-free once the version's series exists. Thread-safe. */
+void cairn_serve__observe(const char *model, int64_t version, int ok, uint64_t rows,
+                          int64_t total_ns, int64_t compute_ns);
+
+/* Registers the KServe V1 (/v1/models/...) and MLflow scoring (/invocations,
+ * /ping) routes of serve_v1.c on srv. CAIRN_EINVALID if a route cannot be added. */
+int cairn_serve__mount_v1(cairn_serve *s, cairn_http_server *srv);
+
 #endif

@@ -12,6 +12,7 @@
 #include "cairn/server.h"
 #include "cairn/store.h"
 #include "cairn/track.h"
+#include "server_internal.h"
 #include "track/api.h"
 
 struct cairn_server {
@@ -27,6 +28,18 @@ static int h_health(cairn_http_req *req, void *payload)
 {
     (void)payload;
     cairn_http_respond(req, 200, "text/plain", "OK", 2);
+    return 0;
+}
+
+
+static int h_metrics(cairn_http_req *req, void *payload)
+{
+    cairn_server *s = payload;
+    cairn_buf b = CAIRN_BUF_INIT(0);
+    cairn_server__metrics_write(s->http, s->serve, &b);
+    size_t n;
+    char *body = cairn_buf_detach(&b, &n);
+    cairn_http_respond_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, n);
     return 0;
 }
 
@@ -61,6 +74,7 @@ int cairn_server_new(cairn_server **out, const cairn_config *cfg)
     if ((rc = cairn_http_server_new(&s->http, &ho))) goto fail;
     if ((rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/health", 0, 0, h_health, s)) ||
         (rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/version", 0, 0, h_version, s)) ||
+        (rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/metrics", 0, 0, h_metrics, s)) ||
         (rc = cairn_track_mount(s->track, s->http)) ||
         (rc = cairn_track_artifacts_mount(s->track, s->blob, s->http, cfg->http.artifact_limit)) ||
         (rc = cairn_registry_mount(s->registry, s->http)) ||
