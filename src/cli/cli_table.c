@@ -15,6 +15,7 @@ CMD(predict)
 CMD(evaluate)
 CMD(compare)
 CMD(model)
+CMD(deploy)
 #undef CMD
 
 const cli_command cli_commands[] = {
@@ -27,6 +28,7 @@ const cli_command cli_commands[] = {
     {"evaluate", "score a model on a labelled CSV file", cmd_evaluate_run, cmd_evaluate_help},
     {"compare", "compare two models on the same rows (bootstrap CI, McNemar)", cmd_compare_run, cmd_compare_help},
     {"model", "inspect a model file", cmd_model_run, cmd_model_help},
+    {"deploy", "create, change, list or delete serving deployments (weighted model routing)", cmd_deploy_run, cmd_deploy_help},
     {"quickstart", "run the whole job end to end on a fresh temp home (make demo)", cmd_quickstart_run, cmd_quickstart_help},
     {"version", "print the version", cmd_version_run, cmd_version_help},
 };

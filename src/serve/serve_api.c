@@ -653,7 +653,12 @@ static int models_route(cairn_http_req *req, cairn_serve *s, const char *rest)
         return 0;
     }
     cairn_serve_model *sm = NULL;
-    int rc = cairn_serve_acquire(s, r.name, r.version, &sm);
+    /* deployments (serve_deploy.c): a name without /versions/ that is a
+     * deployment is served by the target its weights pick; the headers and
+     * body then name that target's model and resolved version */
+    const char *name = r.name, *spec = r.version;
+    if (!spec) cairn_serve__deploy_pick(s, req, r.name, &name, &spec);
+    int rc = cairn_serve_acquire(s, name, spec, &sm);
     if (rc) return respond_code(req, rc);
     model_headers(req, sm);
     if (is_infer)
@@ -715,5 +720,6 @@ int cairn_serve_mount(cairn_serve *s, cairn_http_server *srv)
     if (!rc)
         rc = cairn_http_route(srv, methods, "/v2/", CAIRN_HTTP_ROUTE_PREFIX, 0, h_v2_prefix, s);
     if (!rc) rc = cairn_serve__mount_v1(s, srv);
+    if (!rc) rc = cairn_serve__mount_deploy(s, srv);
     return rc;
 }

@@ -423,3 +423,9 @@ int cairn_serve__versions(cairn_serve *s, const char *name, cairn_row_cb cb, voi
                                p, 2, cb, payload);
     return rc < 0 ? rc : 0;
 }
+
+/* The metadata store the manager reads (deployments, serve_deploy.c). */
+cairn_store *cairn_serve__store(cairn_serve *s)
+{
+    return s->store;
+}

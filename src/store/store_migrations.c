@@ -179,5 +179,26 @@ const struct cairn_store_migration cairn_store__migrations[] = {
      "    created BIGINT NOT NULL\n"
      ") /*!sqlite WITHOUT ROWID*/;\n"
     },
+    {3, "0003_deployments.sql",
+     "-- 0003: serving deployments. A deployment maps an endpoint name to one or\n"
+     "-- more registered model versions with traffic weights (percent, summing to\n"
+     "-- 100). ref is a version number (digits) or an alias name, resolved per\n"
+     "-- request by the model manager.\n"
+     "\n"
+     "CREATE TABLE deployments (\n"
+     "    name TEXT PRIMARY KEY,\n"
+     "    created BIGINT NOT NULL,\n"
+     "    updated BIGINT NOT NULL\n"
+     ") /*!sqlite WITHOUT ROWID*/;\n"
+     "\n"
+     "CREATE TABLE deployment_targets (\n"
+     "    deployment TEXT NOT NULL,\n"
+     "    position INTEGER NOT NULL,\n"
+     "    model TEXT NOT NULL,\n"
+     "    ref TEXT NOT NULL,\n"
+     "    weight INTEGER NOT NULL,\n"
+     "    PRIMARY KEY (deployment, position)\n"
+     ") /*!sqlite WITHOUT ROWID*/;\n"
+    },
 };
-const int cairn_store__nmigrations = 2;
+const int cairn_store__nmigrations = 3;

@@ -20,6 +20,7 @@
 
 #include "cairn/core.h"
 #include "pg_harness.h"
+#include "store/store_int.h"
 
 static cairn_pg_harness *harness;
 
