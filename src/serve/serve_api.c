@@ -53,8 +53,7 @@ static void respond_buf(cairn_http_req *req, cairn_buf *b)
     cairn_http_respond_take(req, 200, "application/json", body, n);
 }
 
-/* Names the model version that answers in response headers. */
-static void model_headers(cairn_http_req *req, const cairn_serve_model *m)
+void cairn_serve__model_headers(cairn_http_req *req, const cairn_serve_model *m)
 {
     char v[32];
     snprintf(v, sizeof(v), "%lld", (long long)cairn_serve_model_version(m));
@@ -62,7 +61,7 @@ static void model_headers(cairn_http_req *req, const cairn_serve_model *m)
     cairn_http_set_header(req, "X-Model-Version", v);
 }
 
-static void put_double(cairn_buf *b, double x)
+void cairn_serve__put_double(cairn_buf *b, double x)
 {
     if (isfinite(x))
         cairn_buf_printf(b, "%.17g", x);
@@ -389,7 +388,7 @@ static void put_output(cairn_buf *b, const cairn_model *m, int which, const doub
         cairn_buf_printf(b, "\"proba\",\"datatype\":\"FP64\",\"shape\":[%zu,%d],\"data\":[", n, k);
         for (size_t i = 0; i < n * (size_t)k; i++) {
             if (i) cairn_buf_putc(b, ',');
-            put_double(b, pred[i]);
+            cairn_serve__put_double(b, pred[i]);
         }
     } else {
         const char *dt = is_classifier(m)                ? "BYTES"
@@ -403,7 +402,7 @@ static void put_output(cairn_buf *b, const cairn_model *m, int which, const doub
             else if (task == CAIRN_TASK_CLUSTERING)
                 cairn_buf_printf(b, "%lld", (long long)pred[i]);
             else
-                put_double(b, pred[i]);
+                cairn_serve__put_double(b, pred[i]);
         }
     }
     cairn_buf_puts(b, "]}");
@@ -660,7 +659,7 @@ static int models_route(cairn_http_req *req, cairn_serve *s, const char *rest)
     if (!spec) cairn_serve__deploy_pick(s, req, r.name, &name, &spec);
     int rc = cairn_serve_acquire(s, name, spec, &sm);
     if (rc) return respond_code(req, rc);
-    model_headers(req, sm);
+    cairn_serve__model_headers(req, sm);
     if (is_infer)
         infer(req, sm);
     else if (*r.action) /* ready: the version resolved and its model loaded */

@@ -17,6 +17,12 @@ int cairn_serve__versions(cairn_serve *s, const char *name, cairn_row_cb cb, voi
  * its outcome, the rows predicted (0 on error), its total time and its
  * prediction time (compute_ns < 0: prediction did not run, not recorded).
  * Lock-free once the version's series exists. Thread-safe. */
+/* Names the model version that answers in the response headers
+ * (X-Model-Name, X-Model-Version). */
+void cairn_serve__model_headers(cairn_http_req *req, const cairn_serve_model *m);
+/* A double as JSON with round-trip precision; null for NaN / Inf. */
+void cairn_serve__put_double(cairn_buf *b, double x);
+
 void cairn_serve__observe(const char *model, int64_t version, int ok, uint64_t rows,
                           int64_t total_ns, int64_t compute_ns);
 

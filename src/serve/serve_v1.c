@@ -79,22 +79,6 @@ static int respond_code(cairn_http_req *req, int shape, int code)
     return 0;
 }
 
-static void model_headers(cairn_http_req *req, const cairn_serve_model *m)
-{
-    char v[32];
-    snprintf(v, sizeof(v), "%lld", (long long)cairn_serve_model_version(m));
-    cairn_http_set_header(req, "X-Model-Name", cairn_serve_model_name(m));
-    cairn_http_set_header(req, "X-Model-Version", v);
-}
-
-static void put_double(cairn_buf *b, double x)
-{
-    if (isfinite(x))
-        cairn_buf_printf(b, "%.17g", x);
-    else
-        cairn_buf_puts(b, "null"); /* JSON has no NaN / Inf */
-}
-
 /* ================= tables ================= */
 
 /* Rows of a request. rows: a JSON array (borrowed). by_name: rows are
@@ -275,8 +259,13 @@ static int add_cat(cairn_frame *f, const cairn_model *m, const table *t, int j)
 }
 
 /* Predicts every row of t and answers {"predictions": [...]}. */
-static int predict_table(cairn_http_req *req, int shape, const cairn_model *m, const table *t)
+/* Predicts the table's rows and answers {"predictions": [...]}, observing
+ * the request in /metrics as the OIP path does. */
+static int predict_table(cairn_http_req *req, int shape, const cairn_serve_model *sm,
+                         const table *t)
 {
+    const cairn_model *m = cairn_serve_model_get(sm);
+    int64_t t0 = cairn_monotonic_ns(), compute_ns = -1;
     cairn_frame *f = NULL;
     double *pred = NULL;
     int rc = table_check(m, t);
@@ -287,9 +276,13 @@ static int predict_table(cairn_http_req *req, int shape, const cairn_model *m, c
     int k = cairn_model_n_outputs(m);
     if (!rc) {
         pred = cairn_malloc(sizeof(double) * f->nrows * (size_t)k);
+        int64_t tc = cairn_monotonic_ns();
         rc = cairn_model_predict(m, f, pred, 1);
+        compute_ns = cairn_monotonic_ns() - tc;
     }
     if (rc) {
+        cairn_serve__observe(cairn_serve_model_name(sm), cairn_serve_model_version(sm), 0, 0,
+                             cairn_monotonic_ns() - t0, compute_ns);
         respond_code(req, shape, rc);
         goto done;
     }
@@ -303,16 +296,18 @@ static int predict_table(cairn_http_req *req, int shape, const cairn_model *m, c
             cairn_buf_putc(&b, '[');
             for (int c = 0; c < k; c++) {
                 if (c) cairn_buf_putc(&b, ',');
-                put_double(&b, p[c]);
+                cairn_serve__put_double(&b, p[c]);
             }
             cairn_buf_putc(&b, ']');
         } else if (task == CAIRN_TASK_CLUSTERING) {
             cairn_buf_printf(&b, "%lld", (long long)p[0]);
         } else {
-            put_double(&b, p[0]); /* regression value, or P(class 1) */
+            cairn_serve__put_double(&b, p[0]); /* regression value, or P(class 1) */
         }
     }
     cairn_buf_puts(&b, "]}");
+    cairn_serve__observe(cairn_serve_model_name(sm), cairn_serve_model_version(sm), 1, f->nrows,
+                         cairn_monotonic_ns() - t0, compute_ns);
     size_t n;
     char *body = cairn_buf_detach(&b, &n);
     cairn_http_respond_take(req, 200, "application/json", body, n);
@@ -340,8 +335,9 @@ static json_t *parse_body(cairn_http_req *req, int *rc)
 /* ================= KServe V1 ================= */
 
 /* POST {m}:predict with {"instances": [row, ...]}. */
-static int v1_predict(cairn_http_req *req, const cairn_model *m)
+static int v1_predict(cairn_http_req *req, const cairn_serve_model *sm)
 {
+    const cairn_model *m = cairn_serve_model_get(sm);
     int rc;
     table t = {NULL, 0, 0, NULL};
     json_t *root = parse_body(req, &rc);
@@ -355,7 +351,7 @@ static int v1_predict(cairn_http_req *req, const cairn_model *m)
     if (rc)
         respond_code(req, SHAPE_V1, rc);
     else
-        predict_table(req, SHAPE_V1, m, &t);
+        predict_table(req, SHAPE_V1, sm, &t);
     cairn_free(t.col);
     json_decref(root);
     return 0;
@@ -390,9 +386,9 @@ static int h_v1_models(cairn_http_req *req, void *payload)
     cairn_serve_model *sm = NULL;
     int rc = cairn_serve_acquire(s, name, version, &sm);
     if (rc) return respond_code(req, SHAPE_V1, rc);
-    model_headers(req, sm);
+    cairn_serve__model_headers(req, sm);
     if (is_predict) {
-        v1_predict(req, cairn_serve_model_get(sm));
+        v1_predict(req, sm);
     } else { /* ready: the version resolved and its model is loaded */
         const char *mn = cairn_serve_model_name(sm);
         cairn_buf b = CAIRN_BUF_INIT(0);
@@ -482,7 +478,7 @@ static int h_invocations(cairn_http_req *req, void *payload)
     cairn_serve_model *sm = NULL;
     int rc = cairn_serve_acquire(s, name, version, &sm);
     if (rc) return respond_code(req, SHAPE_MLFLOW, rc);
-    model_headers(req, sm);
+    cairn_serve__model_headers(req, sm);
     const cairn_model *m = cairn_serve_model_get(sm);
     table t = {NULL, 0, 0, NULL};
     json_t *root = parse_body(req, &rc);
@@ -490,7 +486,7 @@ static int h_invocations(cairn_http_req *req, void *payload)
     if (rc)
         respond_code(req, SHAPE_MLFLOW, rc);
     else
-        predict_table(req, SHAPE_MLFLOW, m, &t);
+        predict_table(req, SHAPE_MLFLOW, sm, &t);
     cairn_free(t.col);
     json_decref(root);
     cairn_serve_release(sm);

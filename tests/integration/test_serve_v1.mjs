@@ -241,3 +241,16 @@ test('/invocations errors and /ping', async () => {
   assert.equal(ok.status, 200, ok.text);
   assertClose(ok.json.predictions, want, '/invocations after errors');
 });
+
+// V1 and MLflow-scoring requests are counted in /metrics like OIP ones.
+test('V1 and /invocations requests appear in /metrics', async () => {
+  const okCount = async () => {
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    const m = text.match(/^cairn_inference_requests_total\{model="bcv1",version="\d+",outcome="ok"\} (\d+)$/m);
+    return m ? Number(m[1]) : 0;
+  };
+  const before = await okCount();
+  assert.equal((await call('POST', '/v1/models/bcv1:predict', { instances: batch() })).status, 200);
+  assert.equal((await call('POST', '/invocations', { inputs: batch() }, { headers: MODEL })).status, 200);
+  assert.equal(await okCount(), before + 2);
+});
