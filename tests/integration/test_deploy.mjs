@@ -7,14 +7,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { startServer, cairnBinary } from './lib/server.mjs';
+import { startServer, httpCall, runCairn } from './lib/server.mjs';
 
-const run = promisify(execFile);
 const SRC = process.env.CAIRN_SOURCE_DIR ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const CSV = path.join(SRC, 'examples/breast_cancer/breast_cancer.csv');
 const API = '/api/2.0/cairn/deployments';
@@ -25,28 +22,11 @@ let work;
 let row;
 
 function cli(args) {
-  return run(cairnBinary(), args, {
-    cwd: work,
-    env: { ...process.env, CAIRN_TRACKING_URI: srv.url },
-    maxBuffer: 64 << 20,
-  });
+  return runCairn(args, { cwd: work, trackingUri: srv.url });
 }
 
-async function call(method, p, body, headers = {}) {
-  const init = { method, headers: { ...headers } };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers['Content-Type'] = 'application/json';
-  }
-  const r = await fetch(`${srv.url}${p}`, init);
-  const text = await r.text();
-  let json = null;
-  try {
-    json = text.length ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  return { status: r.status, json, text, headers: r.headers };
+function call(method, p, body, headers = {}) {
+  return httpCall(srv.url, method, p, { body, headers });
 }
 
 function expectMlflowErr(r, status, code) {

@@ -7,14 +7,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { startServer, mlflowApi, cairnBinary } from './lib/server.mjs';
+import { startServer, mlflowApi, httpCall, runCairn } from './lib/server.mjs';
 
-const run = promisify(execFile);
 const SRC = process.env.CAIRN_SOURCE_DIR ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const CSV = path.join(SRC, 'examples/breast_cancer/breast_cancer.csv');
 const ROWS = [0, 19, 20, 21, 37, 46, 100, 200, 300, 568]; // a mix of both classes
@@ -25,11 +22,7 @@ let header;
 let lines;
 
 function cli(args) {
-  return run(cairnBinary(), args, {
-    cwd: work,
-    env: { ...process.env, CAIRN_TRACKING_URI: srv.url },
-    maxBuffer: 64 << 20,
-  });
+  return runCairn(args, { cwd: work, trackingUri: srv.url });
 }
 
 before(async () => {
@@ -53,20 +46,8 @@ after(async () => {
   assert.deepEqual(exit, { code: 0, signal: null }, `the server must exit 0 on SIGTERM:\n${log.slice(-4000)}`);
 });
 
-async function call(method, p, body, raw) {
-  const init = { method, headers: {} };
-  if (raw !== undefined) init.body = raw;
-  else if (body !== undefined) init.body = JSON.stringify(body);
-  if (init.body !== undefined) init.headers['Content-Type'] = 'application/json';
-  const r = await fetch(`${srv.url}${p}`, init);
-  const text = await r.text();
-  let json = null;
-  try {
-    json = text.length ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  return { status: r.status, json, text, headers: r.headers };
+function call(method, p, body, raw) {
+  return httpCall(srv.url, method, p, { body, raw });
 }
 
 function expectErr(r, status) {

@@ -8,14 +8,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { startServer, cairnBinary } from './lib/server.mjs';
+import { startServer, httpCall, runCairn } from './lib/server.mjs';
 
-const run = promisify(execFile);
 const SRC = process.env.CAIRN_SOURCE_DIR ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const CSV = path.join(SRC, 'examples/breast_cancer/breast_cancer.csv');
 const ROWS = [0, 19, 20, 21, 37, 46, 100, 200, 300, 568]; // a mix of both classes
@@ -28,27 +25,11 @@ let features; // the model's feature order, from OIP metadata
 let want; // OIP V2 probabilities of class 1 for ROWS
 
 function cli(args) {
-  return run(cairnBinary(), args, {
-    cwd: work,
-    env: { ...process.env, CAIRN_TRACKING_URI: srv.url },
-    maxBuffer: 64 << 20,
-  });
+  return runCairn(args, { cwd: work, trackingUri: srv.url });
 }
 
-async function call(method, p, body, { raw, headers = {}, contentType = 'application/json' } = {}) {
-  const init = { method, headers: { ...headers } };
-  if (raw !== undefined) init.body = raw;
-  else if (body !== undefined) init.body = JSON.stringify(body);
-  if (init.body !== undefined && contentType) init.headers['Content-Type'] = contentType;
-  const r = await fetch(`${srv.url}${p}`, init);
-  const text = await r.text();
-  let json = null;
-  try {
-    json = text.length ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  return { status: r.status, json, text, headers: r.headers };
+function call(method, p, body, opts = {}) {
+  return httpCall(srv.url, method, p, { body, ...opts });
 }
 
 /** The selected CSV rows as numbers in the model's feature order. */

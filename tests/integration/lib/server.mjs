@@ -11,11 +11,12 @@
 //   srv.url  -> 'http://127.0.0.1:PORT'
 //   await srv.stop();
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
 
 /** Path of the cairn binary: $CAIRN, else build/cairn under the source tree. */
 export function cairnBinary() {
@@ -139,31 +140,45 @@ export async function startServer(opts = {}) {
   };
 }
 
+/**
+ * One HTTP request: a JSON `body` (sent with `contentType`, default
+ * application/json; null to send none), or `raw` bytes as they are. Answers
+ * {status, json (null if not JSON), text, headers}.
+ */
+export async function httpCall(base, method, p, { body, raw, headers = {}, contentType = 'application/json' } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (raw !== undefined) init.body = raw;
+  else if (body !== undefined) init.body = JSON.stringify(body);
+  if (init.body !== undefined && contentType && !init.headers['Content-Type']) init.headers['Content-Type'] = contentType;
+  const r = await fetch(`${base}${p}`, init);
+  const text = await r.text();
+  let json = null;
+  try {
+    json = text.length ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: r.status, json, text, headers: r.headers };
+}
+
+/** Runs the cairn CLI with CAIRN_TRACKING_URI pointing at `trackingUri`. */
+export function runCairn(args, { cwd, trackingUri }) {
+  return promisify(execFile)(cairnBinary(), args, {
+    cwd,
+    env: { ...process.env, CAIRN_TRACKING_URI: trackingUri },
+    maxBuffer: 64 << 20,
+  });
+}
+
 /** An MLflow REST caller bound to a base URL: api('runs/get', {query}) etc. */
 export function mlflowApi(base, prefix = '/api/2.0/mlflow') {
   const call = async (method, endpoint, { body, query, raw, headers } = {}) => {
-    let url = `${base}${prefix}/${endpoint}`;
+    let p = `${prefix}/${endpoint}`;
     if (query !== undefined) {
       const qs = query instanceof URLSearchParams ? query : new URLSearchParams(query);
-      url += `?${qs}`;
+      p += `?${qs}`;
     }
-    const init = { method, headers: { ...(headers ?? {}) } };
-    if (raw !== undefined) {
-      init.body = raw;
-      if (!init.headers['Content-Type']) init.headers['Content-Type'] = 'application/json';
-    } else if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      init.headers['Content-Type'] = 'application/json';
-    }
-    const r = await fetch(url, init);
-    const text = await r.text();
-    let json = null;
-    try {
-      json = text.length ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
-    return { status: r.status, json, text, headers: r.headers };
+    return httpCall(base, method, p, { body, raw, headers });
   };
   return {
     call,
