@@ -30,6 +30,17 @@ typedef struct cairn_config {
         int batch_max;       /* store.batch_max: most write requests in one group commit, default 512 */
     } store;
     struct {
+        size_t memory_budget;  /* serve.memory_budget: bytes of loaded models before LRU eviction, default 1 GiB */
+        int batch_max;         /* serve.batch_max: most rows in one dynamic batch; 0 or 1 = batching off (default 0) */
+        int batch_delay_us;    /* serve.batch_delay_us: longest wait for a batch to fill, default 500 */
+        char *batch_preferred; /* serve.batch_preferred: comma-separated preferred batch sizes, default none */
+        int predlog;           /* serve.predlog: append predictions to the prediction log, default 1 */
+        char *predlog_dir;     /* serve.predlog_dir: default <home>/predictions */
+        double predlog_sample; /* serve.predlog_sample: fraction of predictions logged, 0..1, default 1 */
+        size_t predlog_max_bytes;     /* serve.predlog_max_bytes: whole log bound, default 1 GiB */
+        size_t predlog_segment_bytes; /* serve.predlog_segment_bytes: rotation size, default 64 MiB */
+    } serve;
+    struct {
         char *tracking_uri;  /* client.tracking_uri (also CAIRN_TRACKING_URI), default http://127.0.0.1:5000 */
         int tracking_uri_set; /* 1 when a layer above the defaults set tracking_uri */
     } client;

@@ -10,7 +10,7 @@
 
 #include "cairn/config.h"
 
-enum kind { K_STR, K_INT, K_SIZE, K_BOOL, K_LEVEL };
+enum kind { K_STR, K_INT, K_SIZE, K_BOOL, K_LEVEL, K_FRACTION };
 
 struct key {
     const char *name;
@@ -31,6 +31,15 @@ static const struct key keys[] = {
     {"store.artifacts", K_STR, F(store.artifacts)},
     {"store.sync_full", K_BOOL, F(store.sync_full)},
     {"store.batch_max", K_INT, F(store.batch_max)},
+    {"serve.memory_budget", K_SIZE, F(serve.memory_budget)},
+    {"serve.batch_max", K_INT, F(serve.batch_max)},
+    {"serve.batch_delay_us", K_INT, F(serve.batch_delay_us)},
+    {"serve.batch_preferred", K_STR, F(serve.batch_preferred)},
+    {"serve.predlog", K_BOOL, F(serve.predlog)},
+    {"serve.predlog_dir", K_STR, F(serve.predlog_dir)},
+    {"serve.predlog_sample", K_FRACTION, F(serve.predlog_sample)},
+    {"serve.predlog_max_bytes", K_SIZE, F(serve.predlog_max_bytes)},
+    {"serve.predlog_segment_bytes", K_SIZE, F(serve.predlog_segment_bytes)},
     {"client.tracking_uri", K_STR, F(client.tracking_uri)},
     {"log.level", K_LEVEL, F(log_level)},
 };
@@ -47,6 +56,12 @@ void cairn_config_init(cairn_config *cfg)
     cfg->http.timeout_s = 60;
     cfg->store.home = cairn_strdup(".cairn");
     cfg->store.batch_max = 512;
+    cfg->serve.memory_budget = (size_t)1 << 30;
+    cfg->serve.batch_delay_us = 500;
+    cfg->serve.predlog = 1;
+    cfg->serve.predlog_sample = 1.0;
+    cfg->serve.predlog_max_bytes = (size_t)1 << 30;
+    cfg->serve.predlog_segment_bytes = (size_t)64 << 20;
     cfg->client.tracking_uri = cairn_strdup("http://127.0.0.1:5000");
     cfg->log_level = CAIRN_LOG_INFO;
 }
@@ -115,6 +130,15 @@ int cairn_config_set(cairn_config *cfg, const char *key, const char *value)
                                        "%s: '%s' is not a boolean", key, value);
             }
             return 0;
+        case K_FRACTION: {
+            char *end;
+            double x = strtod(value, &end);
+            if (end == value || *end || !(x >= 0 && x <= 1))
+                return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_CORE,
+                                       "%s: '%s' is not a fraction between 0 and 1", key, value);
+            *(double *)field = x;
+            return 0;
+        }
         case K_LEVEL:
             if (cairn_log_parse_level(value, (cairn_log_level *)field))
                 return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_CORE, "%s: unknown level '%s'",
@@ -244,6 +268,15 @@ int cairn_config_finish(cairn_config *cfg)
         cairn_buf_printf(&b, "%s/objects", cfg->store.home);
         cfg->store.artifacts = cairn_buf_detach(&b, NULL);
     }
+    if (!cfg->serve.predlog_dir) {
+        cairn_buf_printf(&b, "%s/predictions", cfg->store.home);
+        cfg->serve.predlog_dir = cairn_buf_detach(&b, NULL);
+    }
+    if (cfg->serve.predlog_segment_bytes < 4096 ||
+        cfg->serve.predlog_max_bytes < cfg->serve.predlog_segment_bytes)
+        return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_CORE,
+                               "serve.predlog_segment_bytes must be >= 4K and <= "
+                               "serve.predlog_max_bytes");
     if (cfg->store.batch_max < 1)
         return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_CORE, "store.batch_max must be >= 1");
     return 0;
