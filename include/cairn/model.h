@@ -75,6 +75,11 @@ CAIRN_API const char *cairn_model_target(const cairn_model *m);
 /* Values per row written by predict: 1 (regression, binary, clustering) or n_classes. */
 CAIRN_API int cairn_model_n_outputs(const cairn_model *m);
 CAIRN_API const char *cairn_model_class_label(const cairn_model *m, int k);
+/* Approximate heap bytes the model holds: schema (names, dictionaries,
+ * class labels), coefficient / centroid arrays, tree nodes and bitsets.
+ * Allocator overhead is not counted. 0 for NULL. Linear in the number of
+ * trees and dictionary entries, so callers compute it once (at load). */
+CAIRN_API size_t cairn_model_memory_bytes(const cairn_model *m);
 
 /* Predicts every row of X, whose columns are matched to the model's
  * features by name (extra columns ignored). out: (X->nrows × n_outputs),

@@ -28,6 +28,20 @@ CAIRN_API void cairn_registry_free(cairn_registry *reg);
  * starts. CAIRN_EINVALID if a route cannot be added. */
 CAIRN_API int cairn_registry_mount(cairn_registry *reg, cairn_http_server *srv);
 
+/* Called after a committed change that can alter which version a name,
+ * alias or "latest" resolves to: a model renamed (once with the old name,
+ * once with the new) or deleted, an alias set or deleted, a version
+ * created, deleted or moved to another stage. Runs on the thread that
+ * acknowledges the write (the store's writer, or the request's thread),
+ * before the client gets its answer, so it must be quick and must not
+ * write to the store. model_name is borrowed for the call. */
+typedef void (*cairn_registry_change_cb)(const char *model_name, void *payload);
+/* Adds a change listener (listeners run in the order added). Call before
+ * the server that mounted the registry starts; not thread-safe against
+ * running writes. Can't fail. */
+CAIRN_API void cairn_registry_on_change(cairn_registry *reg, cairn_registry_change_cb cb,
+                                        void *payload);
+
 /* MLflow's model-version stages, in the order latest_versions lists them. */
 typedef enum cairn_registry_stage {
     CAIRN_REGISTRY_STAGE_NONE = 0,

@@ -15,6 +15,7 @@
 #define CAIRN_SERVE_H
 
 #include "cairn/blob.h"
+#include "cairn/config.h"
 #include "cairn/http.h"
 #include "cairn/model.h"
 #include "cairn/store.h"
@@ -35,6 +36,9 @@ CAIRN_API void cairn_serve_free(cairn_serve *s);
 /* Registers the OIP routes (/v2 and /v2/...) on srv. Call before the server
  * starts. CAIRN_EINVALID if a route cannot be added. */
 CAIRN_API int cairn_serve_mount(cairn_serve *s, cairn_http_server *srv);
+/* As cairn_serve_mount without the deployments API: only the inference
+ * protocols (OIP V2, KServe V1, MLflow /invocations and /ping). */
+CAIRN_API int cairn_serve_mount_inference(cairn_serve *s, cairn_http_server *srv);
 
 /* Resolves name + spec (NULL or "" for the default rule above) to a version
  * number without loading anything. CAIRN_ENOTFOUND when the model, version
@@ -61,6 +65,68 @@ CAIRN_API int64_t cairn_serve_model_version(const cairn_serve_model *m);
 CAIRN_API int cairn_serve_loaded_count(cairn_serve *s);
 /* Number of model-file loads performed since creation (for tests). */
 CAIRN_API uint64_t cairn_serve_load_count(cairn_serve *s);
+
+/* ---- memory, eviction, hot swap ----
+ * Resolutions (name, spec) -> version are cached in memory, so a request
+ * for a model already loaded runs no SQL. They are kept right by
+ * cairn_serve_invalidate (wired to the registry's change listener) and
+ * re-checked against the store every refresh interval (other processes
+ * sharing a PostgreSQL store). When a cached name or alias moves to a
+ * version not loaded yet, the old version keeps answering while the new
+ * one loads beside it, then the cache switches to it: no request waits or
+ * fails for a swap. A version that no longer exists stops being served at
+ * once. */
+
+/* Heap bytes of the model m holds (cairn_model_memory_bytes plus the
+ * entry's own), computed once at load. */
+CAIRN_API size_t cairn_serve_model_memory(const cairn_serve_model *m);
+/* Bytes of all loaded models, including versions dropped from the cache
+ * that a request still holds. Thread-safe. */
+CAIRN_API size_t cairn_serve_memory_used(cairn_serve *s);
+/* Sets the memory budget (0: unlimited, the default). When a load takes
+ * the total over it, least-recently-used loaded versions that no request
+ * holds are unloaded until it fits again (a version in use is never
+ * unloaded); an unloaded version loads again on its next use. Lowering the
+ * budget evicts at once. Thread-safe. */
+CAIRN_API void cairn_serve_set_memory_budget(cairn_serve *s, size_t bytes);
+/* Sets how often cached resolutions are re-checked against the store by the
+ * manager's background thread (default 2000 ms; 0 turns it off). Thread-safe. */
+CAIRN_API void cairn_serve_set_refresh_ms(cairn_serve *s, int ms);
+/* Calls cb once per loaded version: its name, version and bytes, in no
+ * particular order. cb runs under the manager's lock and must not call
+ * back into s. Thread-safe. */
+CAIRN_API void cairn_serve_foreach_loaded(cairn_serve *s,
+                                          void (*cb)(const char *name, int64_t version,
+                                                     size_t bytes, void *payload),
+                                          void *payload);
+/* Resolves name + spec, loads that version (or waits for its load) and keeps
+ * it cached without holding a reference. Returns the error acquire would.
+ * Thread-safe. */
+CAIRN_API int cairn_serve_preload(cairn_serve *s, const char *name, const char *spec);
+/* 1 when name + spec resolves (from the cache when it is there, else from
+ * the store) to a version that is loaded and ready; else 0 (also on any
+ * error). Never loads. Thread-safe. */
+CAIRN_API int cairn_serve_is_loaded(cairn_serve *s, const char *name, const char *spec);
+/* Model `name` changed in the registry (the registry's change listener):
+ * re-resolves its cached specs now; a spec whose target is already loaded
+ * switches at once, one whose target must load keeps its version while the
+ * background thread loads the new one and then switches; a spec or version
+ * that no longer exists is dropped. Quick, never loads, never writes to
+ * the store. Thread-safe. */
+CAIRN_API void cairn_serve_invalidate(cairn_serve *s, const char *name);
+
+/* ---- the serving runtime (serve_runtime.c) ---- */
+/* Applies cfg->serve.* to s: the memory budget, dynamic batching
+ * (serve.batch_max > 1 starts the batching thread) and the prediction log
+ * (serve.predlog: opened in serve.predlog_dir). Call once, after
+ * cairn_serve_new and before the HTTP server starts. CAIRN_EINVALID for a
+ * bad serve.batch_preferred, or the prediction log's open error. */
+CAIRN_API int cairn_serve_runtime_start(cairn_serve *s, const cairn_config *cfg);
+/* Stops what runtime_start started and the deployments' background work
+ * (shift timer, shadow worker), answering requests still waiting for a
+ * batch and flushing the prediction log. Call after the HTTP server has
+ * stopped, before cairn_serve_free. Safe without a start. */
+CAIRN_API void cairn_serve_runtime_stop(cairn_serve *s);
 
 /* ---- metrics (serve_metrics.c) ---- */
 /* Appends the serving metric families in the Prometheus text exposition

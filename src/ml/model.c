@@ -486,6 +486,59 @@ const char *cairn_model_class_label(const cairn_model *m, int k)
     return m->class_labels && k >= 0 && k < m->n_classes ? m->class_labels[k] : NULL;
 }
 
+/* Heap of a string as the allocator holds it (the terminator included). */
+static size_t str_bytes(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* Sums what the model's arrays hold, from their counts (a model is
+ * immutable, so the answer never changes). Tree ensembles are counted
+ * through the public accessors: each node is stored twice (the full node
+ * and the compact copy the walk uses, 16 bytes), plus four 32-bit words of
+ * per-tree bookkeeping, the categorical bitsets, the base scores and the
+ * feature names. Allocator headers and unused array capacity are not
+ * counted, so the figure is a slight underestimate. */
+size_t cairn_model_memory_bytes(const cairn_model *m)
+{
+    if (!m) return 0;
+    size_t n = sizeof(*m) + str_bytes(m->target);
+    n += (size_t)m->n_features * sizeof(struct cairn_model_feature);
+    for (int j = 0; j < m->n_features; j++) {
+        const struct cairn_model_feature *f = &m->feat[j];
+        n += str_bytes(f->name);
+        n += (size_t)f->ndict * (sizeof(char *) + sizeof(int32_t));
+        for (int32_t k = 0; k < f->ndict; k++)
+            n += str_bytes(f->dict[k]);
+    }
+    if (m->class_labels) {
+        n += (size_t)m->n_classes * sizeof(char *);
+        for (int k = 0; k < m->n_classes; k++)
+            n += str_bytes(m->class_labels[k]);
+    }
+    if (m->coef) n += (size_t)m->rows * (size_t)m->n_features * sizeof(double);
+    if (m->intercept) n += (size_t)m->rows * sizeof(double);
+    if (m->classes) n += (size_t)m->n_classes * sizeof(int32_t);
+    if (m->trees) {
+        const cairn_trees *t = m->trees;
+        int nt = cairn_trees_n_trees(t);
+        size_t nodes = 0, words = 0;
+        for (int i = 0; i < nt; i++) {
+            int c = 0;
+            cairn_trees_tree(t, i, &c);
+            nodes += (size_t)c;
+        }
+        cairn_trees_cat_bits(t, &words);
+        n += nodes * (sizeof(cairn_tree_node) + 16) + (size_t)nt * 4 * sizeof(int32_t);
+        n += words * sizeof(uint32_t) + (size_t)cairn_trees_n_outputs(t) * sizeof(double);
+        for (int j = 0; j < cairn_trees_n_features(t); j++) {
+            const char *name = cairn_trees_feature_name(t, j);
+            if (name) n += sizeof(char *) + str_bytes(name);
+        }
+    }
+    return n;
+}
+
 /* ====================================================================== */
 /* Prediction                                                              */
 /* ====================================================================== */

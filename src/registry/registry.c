@@ -4,6 +4,7 @@
  * (single entities, writes) and registry_search.c (searches); JSON loading
  * in registry_read.c.
  */
+#include <assert.h>
 #include <string.h>
 #include <strings.h>
 
@@ -74,7 +75,30 @@ int cairn_registry_new(cairn_registry **out, cairn_store *store)
 
 void cairn_registry_free(cairn_registry *reg)
 {
+    if (!reg) return;
+    struct reg_listener *l = reg->listeners, *next;
+    for (; l; l = next) {
+        next = l->next;
+        cairn_free(l);
+    }
     cairn_free(reg);
+}
+
+void cairn_registry_on_change(cairn_registry *reg, cairn_registry_change_cb cb, void *payload)
+{
+    CAIRN_ASSERT(reg && cb);
+    struct reg_listener *l = cairn_calloc(1, sizeof(*l)), **tail = &reg->listeners;
+    l->cb = cb;
+    l->payload = payload;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = l;
+}
+
+void cairn_registry__notify(cairn_registry *reg, const char *name)
+{
+    for (struct reg_listener *l = reg->listeners; l; l = l->next)
+        l->cb(name, l->payload);
 }
 
 int cairn_registry_mount(cairn_registry *reg, cairn_http_server *srv)

@@ -25,6 +25,7 @@ typedef int (*reg_unit_fn)(cairn_store_tx *tx, reg_op *op);
  * the JSON body is freed before the unit runs) and its result. */
 struct reg_op {
     cairn_http_req *req;
+    cairn_registry *reg;
     reg_unit_fn fn;
     const char *key; /* response field for result; NULL: answer {} */
     json_t *result;  /* built by the unit, sent or dropped by op_done */
@@ -38,6 +39,7 @@ struct reg_op {
     int archive;
     cairn_kv *tags;
     int ntags;
+    int notify; /* 1: the change listeners hear of name (and new_name) after the commit */
 };
 
 static const char *keep(cairn_http_req *req, const char *s)
@@ -78,6 +80,12 @@ static void op_done(int rc, void *payload)
 {
     reg_op *op = payload;
     if (rc == 0) {
+        /* before the answer, so a client that waits for it sees the change served */
+        if (op->notify) {
+            cairn_registry__notify(op->reg, op->name);
+            if (op->new_name && strcmp(op->new_name, op->name) != 0)
+                cairn_registry__notify(op->reg, op->new_name);
+        }
         json_t *r = json_object();
         if (op->key && op->result)
             json_object_set_new(r, op->key, op->result);
@@ -98,6 +106,7 @@ static void op_done(int rc, void *payload)
 static int submit(api_call *call, cairn_registry *reg, reg_op *op)
 {
     cairn_api__end(call);
+    op->reg = reg;
     cairn_http_defer(op->req);
     int rc = cairn_store_write_async(reg->store, op_unit, op, op_done, op);
     if (rc) cairn_api__fail(op->req, rc);
@@ -310,6 +319,7 @@ int cairn_registry__h_model_rename(cairn_http_req *req, void *payload)
 {
     BEGIN(call, req);
     reg_op *op = op_new(req, model_rename_unit, "registered_model");
+    op->notify = 1;
     int rc = name_arg(&call, "name", &op->name);
     if (!rc) rc = name_arg(&call, "new_name", &op->new_name);
     if (rc) FAIL(call, rc);
@@ -363,6 +373,7 @@ int cairn_registry__h_model_delete(cairn_http_req *req, void *payload)
 {
     BEGIN(call, req);
     reg_op *op = op_new(req, model_delete_unit, NULL);
+    op->notify = 1;
     int rc = name_arg(&call, "name", &op->name);
     if (rc) FAIL(call, rc);
     op->name = keep(req, op->name);
@@ -452,6 +463,7 @@ int cairn_registry__h_alias_set(cairn_http_req *req, void *payload)
 {
     BEGIN(call, req);
     reg_op *op = op_new(req, alias_set_unit, NULL);
+    op->notify = 1;
     int rc = name_arg(&call, "name", &op->name);
     if (!rc) rc = cairn_api__str(&call, "alias", 1, &op->alias);
     if (!rc) rc = cairn_registry_alias_check(op->alias);
@@ -474,6 +486,7 @@ int cairn_registry__h_alias_delete(cairn_http_req *req, void *payload)
 {
     BEGIN(call, req);
     reg_op *op = op_new(req, alias_delete_unit, NULL);
+    op->notify = 1;
     int rc = name_arg(&call, "name", &op->name);
     if (!rc) rc = cairn_api__str(&call, "alias", 1, &op->alias);
     if (rc) FAIL(call, rc);
@@ -558,6 +571,7 @@ int cairn_registry__h_version_create(cairn_http_req *req, void *payload)
 {
     BEGIN(call, req);
     reg_op *op = op_new(req, version_create_unit, "model_version");
+    op->notify = 1;
     int rc = name_arg(&call, "name", &op->name);
     if (!rc) rc = cairn_api__str(&call, "source", 1, &op->source);
     if (!rc) rc = cairn_api__str(&call, "run_id", 0, &op->run_id);
@@ -631,6 +645,7 @@ int cairn_registry__h_version_transition(cairn_http_req *req, void *payload)
 {
     BEGIN(call, req);
     reg_op *op = op_new(req, version_transition_unit, "model_version");
+    op->notify = 1;
     const char *stage = NULL;
     int rc = name_arg(&call, "name", &op->name);
     if (!rc) rc = version_arg(&call, &op->version);
@@ -676,6 +691,7 @@ int cairn_registry__h_version_delete(cairn_http_req *req, void *payload)
 {
     BEGIN(call, req);
     reg_op *op = op_new(req, version_delete_unit, NULL);
+    op->notify = 1;
     int rc = name_arg(&call, "name", &op->name);
     if (!rc) rc = version_arg(&call, &op->version);
     if (rc) FAIL(call, rc);

@@ -13,9 +13,21 @@
 
 #include "cairn/registry.h"
 
+/* One change listener (cairn_registry_on_change), in a list kept in the
+ * order added. */
+struct reg_listener {
+    struct reg_listener *next;
+    cairn_registry_change_cb cb;
+    void *payload;
+};
+
 struct cairn_registry {
     cairn_store *store;
+    struct reg_listener *listeners; /* fixed once the server starts */
 };
+
+/* Tells every listener that model `name` changed (after the commit). */
+void cairn_registry__notify(cairn_registry *reg, const char *name);
 
 /* Stage of a deleted version's tombstone row; never shown, keeps its number. */
 #define REG_STAGE_DELETED "Deleted_Internal"

@@ -22,9 +22,6 @@
 #include "cairn/serve.h"
 #include "serve_internal.h"
 
-#define MAX_DIMS 8
-#define MAX_ELEMS ((size_t)1 << 27)
-#define MAX_DEPTH 16
 
 /* ================= responses ================= */
 
@@ -67,377 +64,6 @@ void cairn_serve__put_double(cairn_buf *b, double x)
         cairn_buf_printf(b, "%.17g", x);
     else
         cairn_buf_puts(b, "null"); /* JSON has no NaN / Inf */
-}
-
-/* ================= tensors ================= */
-
-typedef enum dtype {
-    DT_BOOL,
-    DT_UINT8,
-    DT_UINT16,
-    DT_UINT32,
-    DT_UINT64,
-    DT_INT8,
-    DT_INT16,
-    DT_INT32,
-    DT_INT64,
-    DT_FP16,
-    DT_FP32,
-    DT_FP64,
-    DT_BYTES,
-    DT_BF16
-} dtype;
-
-static const char *const dtype_names[] = {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64",
-                                          "INT8", "INT16", "INT32",  "INT64",  "FP16",
-                                          "FP32", "FP64",  "BYTES",  "BF16"};
-
-/* One decoded input tensor; elems are borrowed from the request JSON. */
-typedef struct tensor {
-    const char *name;
-    dtype type;
-    int ndim;
-    int64_t shape[MAX_DIMS];
-    size_t count;   /* product of shape */
-    json_t **elems; /* (count) leaves of data, row-major; cairn_malloc'd */
-} tensor;
-
-static int bad(const char *fmt, const char *a, const char *b)
-{
-    return cairn_error_set(CAIRN_EINVALID, SERVE_SUBSYS, fmt, a, b);
-}
-
-static int parse_dtype(const char *s, dtype *out)
-{
-    for (size_t i = 0; i < CAIRN_ARRAY_LEN(dtype_names); i++) {
-        if (strcmp(s, dtype_names[i]) == 0) {
-            *out = (dtype)i;
-            return 0;
-        }
-    }
-    return bad("input datatype '%.40s' is not an OIP datatype%s", s, "");
-}
-
-/* Appends the leaves of data (nested arrays or flat) to t->elems, at most
- * t->count of them; *seen counts every leaf, so a surplus is detected. */
-static int flatten(tensor *t, json_t *data, size_t *seen, int depth)
-{
-    if (!json_is_array(data)) {
-        if (*seen < t->count) t->elems[*seen] = data;
-        (*seen)++;
-        return 0;
-    }
-    if (depth >= MAX_DEPTH) return bad("input '%.100s': data is nested too deeply%s", t->name, "");
-    size_t i;
-    json_t *v;
-    json_array_foreach(data, i, v)
-    {
-        if (*seen > t->count) break;
-        if (flatten(t, v, seen, depth + 1)) return CAIRN_EINVALID;
-    }
-    return 0;
-}
-
-/* Decodes one element of `inputs` into t. The caller frees t->elems. */
-static int decode_tensor(json_t *in, tensor *t)
-{
-    memset(t, 0, sizeof(*t));
-    if (!json_is_object(in)) return bad("each input must be an object%s%s", "", "");
-    json_t *name = json_object_get(in, "name"), *shape = json_object_get(in, "shape"),
-           *dt = json_object_get(in, "datatype"), *data = json_object_get(in, "data");
-    if (!json_is_string(name)) return bad("an input has no string 'name'%s%s", "", "");
-    t->name = json_string_value(name);
-    if (!json_is_string(dt)) return bad("input '%.100s' has no string 'datatype'%s", t->name, "");
-    if (parse_dtype(json_string_value(dt), &t->type)) return CAIRN_EINVALID;
-    if (t->type == DT_FP16 || t->type == DT_BF16)
-        return bad("input '%.100s': datatype %s has no JSON representation", t->name,
-                   dtype_names[t->type]);
-    if (!json_is_array(shape) || json_array_size(shape) == 0 || json_array_size(shape) > MAX_DIMS)
-        return bad("input '%.100s': 'shape' must be an array of 1 to 8 dimensions%s", t->name, "");
-    t->ndim = (int)json_array_size(shape);
-    t->count = 1;
-    for (int d = 0; d < t->ndim; d++) {
-        json_t *x = json_array_get(shape, (size_t)d);
-        if (!json_is_integer(x) || json_integer_value(x) < 0)
-            return bad("input '%.100s': shape dimensions must be non-negative integers%s", t->name,
-                       "");
-        t->shape[d] = json_integer_value(x);
-        if (t->shape[d] > 0 && t->count > MAX_ELEMS / (size_t)t->shape[d])
-            return cairn_error_set(CAIRN_ETOOBIG, SERVE_SUBSYS, "input '%.100s' is too large",
-                                   t->name);
-        t->count *= (size_t)t->shape[d];
-    }
-    if (!data) return bad("input '%.100s' has no 'data'%s", t->name, "");
-    if (json_object_get(in, "parameters") &&
-        json_object_get(json_object_get(in, "parameters"), "binary_data_size"))
-        return cairn_error_set(CAIRN_EUNSUPPORTED, SERVE_SUBSYS,
-                               "input '%.100s': binary tensor data is not supported", t->name);
-    t->elems = cairn_malloc(sizeof(json_t *) * (t->count ? t->count : 1));
-    size_t seen = 0;
-    if (flatten(t, data, &seen, 0)) return CAIRN_EINVALID;
-    if (seen != t->count)
-        return cairn_error_set(CAIRN_EINVALID, SERVE_SUBSYS,
-                               "input '%.100s': shape holds %zu elements but data has %s%zu",
-                               t->name, t->count, seen > t->count ? "more than " : "",
-                               seen > t->count ? t->count : seen);
-    return 0;
-}
-
-/* Converts element i of a numeric tensor to double, checking it against
- * the datatype (integers in range, booleans for BOOL). null is missing. */
-static int elem_f64(const tensor *t, size_t i, double *out)
-{
-    static const double lo[] = {0, 0, 0, 0, 0, -128, -32768, -2147483648.0, -9.3e18};
-    static const double hi[] = {1,   255,   65535,        4294967295.0, 1.9e19,
-                                127, 32767, 2147483647.0, 9.3e18};
-    json_t *v = t->elems[i];
-    if (json_is_null(v) && (t->type == DT_FP32 || t->type == DT_FP64)) {
-        *out = NAN;
-        return 0;
-    }
-    switch (t->type) {
-    case DT_BOOL:
-        if (!json_is_boolean(v)) break;
-        *out = json_is_true(v) ? 1.0 : 0.0;
-        return 0;
-    case DT_FP32:
-        if (!json_is_number(v)) break;
-        *out = (double)(float)json_number_value(v);
-        return 0;
-    case DT_FP64:
-        if (!json_is_number(v)) break;
-        *out = json_number_value(v);
-        return 0;
-    case DT_BYTES:
-        return bad("input '%.100s': BYTES data given for a numeric feature%s", t->name, "");
-    default: {
-        if (!json_is_integer(v)) break;
-        double x = (double)json_integer_value(v);
-        if (x < lo[t->type] || x > hi[t->type]) break;
-        *out = x;
-        return 0;
-    }
-    }
-    return cairn_error_set(CAIRN_EINVALID, SERVE_SUBSYS,
-                           "input '%.100s': element %zu is not a valid %s value", t->name, i,
-                           dtype_names[t->type]);
-}
-
-/* Adds a categorical column from a BYTES tensor (n values, stride apart
- * from `first`): the column's own dictionary is the distinct strings, which
- * predict remaps to the training dictionary by name. */
-static int add_cat(cairn_frame *f, const char *fname, const tensor *t, size_t first, size_t stride,
-                   size_t n)
-{
-    if (t->type != DT_BYTES)
-        return bad("input '%.100s': feature '%.100s' is categorical and needs BYTES data", t->name,
-                   fname);
-    int32_t *codes = cairn_malloc(sizeof(int32_t) * (n ? n : 1));
-    const char **dict = cairn_malloc(sizeof(char *) * (n ? n : 1));
-    json_t *index = json_object();
-    int32_t ndict = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = t->elems[first + i * stride];
-        if (json_is_null(v)) {
-            codes[i] = -1;
-            continue;
-        }
-        if (!json_is_string(v)) {
-            rc = bad("input '%.100s': BYTES elements must be strings%s", t->name, "");
-            goto done;
-        }
-        const char *s = json_string_value(v);
-        json_t *k = json_object_get(index, s);
-        if (k) {
-            codes[i] = (int32_t)json_integer_value(k);
-        } else {
-            json_object_set_new(index, s, json_integer(ndict));
-            dict[ndict] = s;
-            codes[i] = ndict++;
-        }
-    }
-    rc = cairn_frame_add_cat(f, fname, codes, dict, ndict);
-done:
-    json_decref(index);
-    cairn_free(codes);
-    cairn_free(dict);
-    return rc;
-}
-
-/* Adds a numeric column from t (n values, stride apart from `first`). */
-static int add_num(cairn_frame *f, const char *fname, const tensor *t, size_t first, size_t stride,
-                   size_t n)
-{
-    double *x = cairn_malloc(sizeof(double) * (n ? n : 1));
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = elem_f64(t, first + i * stride, &x[i]);
-    if (!rc) rc = cairn_frame_add_f64(f, fname, x);
-    cairn_free(x);
-    return rc;
-}
-
-static int feature_index(const cairn_model *m, const char *name)
-{
-    for (int j = 0; j < cairn_model_n_features(m); j++)
-        if (strcmp(cairn_model_feature_name(m, j), name) == 0) return j;
-    return -1;
-}
-
-/* Builds the frame the model predicts from the decoded inputs (either
- * layout). *out is the caller's. */
-static int build_frame(const cairn_model *m, tensor *ts, int nt, cairn_frame **out)
-{
-    int nf = cairn_model_n_features(m), rc;
-    cairn_frame *f = NULL;
-    *out = NULL;
-    if (nt == 1 && feature_index(m, ts[0].name) < 0) { /* one [batch, n_features] tensor */
-        tensor *t = &ts[0];
-        if (t->ndim != 2 || t->shape[1] != nf)
-            return cairn_error_set(CAIRN_EINVALID, SERVE_SUBSYS,
-                                   "input '%.100s' must have shape [batch, %d] (the model's "
-                                   "features in order), or name one feature per input",
-                                   t->name, nf);
-        size_t n = (size_t)t->shape[0];
-        if ((rc = cairn_frame_new(&f, n))) return rc;
-        for (int j = 0; j < nf && !rc; j++) {
-            const char *fname = cairn_model_feature_name(m, j);
-            rc = cairn_model_feature_type(m, j) == CAIRN_COL_CAT
-                     ? add_cat(f, fname, t, (size_t)j, (size_t)nf, n)
-                     : add_num(f, fname, t, (size_t)j, (size_t)nf, n);
-        }
-    } else { /* one 1-D tensor ([batch] or [batch, 1]) per feature */
-        size_t n = 0;
-        for (int i = 0; i < nt; i++) {
-            tensor *t = &ts[i];
-            if (feature_index(m, t->name) < 0)
-                return bad("input '%.100s' is not a feature of the model%s", t->name, "");
-            for (int k = 0; k < i; k++)
-                if (strcmp(ts[k].name, t->name) == 0)
-                    return bad("input '%.100s' is given twice%s", t->name, "");
-            if (t->ndim > 2 || (t->ndim == 2 && t->shape[1] != 1))
-                return bad("input '%.100s' must have shape [batch] or [batch, 1]%s", t->name, "");
-            if (i > 0 && (size_t)t->shape[0] != n)
-                return bad("input '%.100s' has a different batch size than '%.100s'", t->name,
-                           ts[0].name);
-            n = (size_t)t->shape[0];
-        }
-        if (nt != nf) {
-            for (int j = 0; j < nf; j++) {
-                int found = 0;
-                for (int i = 0; i < nt && !found; i++)
-                    found = strcmp(ts[i].name, cairn_model_feature_name(m, j)) == 0;
-                if (!found)
-                    return bad("feature '%.100s' has no input%s", cairn_model_feature_name(m, j),
-                               "");
-            }
-        }
-        if ((rc = cairn_frame_new(&f, n))) return rc;
-        for (int i = 0; i < nt && !rc; i++) {
-            int j = feature_index(m, ts[i].name);
-            rc = cairn_model_feature_type(m, j) == CAIRN_COL_CAT
-                     ? add_cat(f, ts[i].name, &ts[i], 0, 1, n)
-                     : add_num(f, ts[i].name, &ts[i], 0, 1, n);
-        }
-    }
-    if (rc) {
-        cairn_frame_free(f);
-        return rc;
-    }
-    *out = f;
-    return 0;
-}
-
-/* ================= output tensors ================= */
-
-enum { OUT_PREDICT, OUT_PROBA };
-
-static int is_classifier(const cairn_model *m)
-{
-    cairn_task t = cairn_model_task(m);
-    return t == CAIRN_TASK_BINARY || t == CAIRN_TASK_MULTICLASS;
-}
-
-/* Appends the label of row i's predicted class as a JSON string. */
-static void put_label(cairn_buf *b, const cairn_model *m, const double *p, int k)
-{
-    int best = 0;
-    if (cairn_model_task(m) == CAIRN_TASK_BINARY) {
-        best = p[0] >= 0.5 ? 1 : 0;
-    } else {
-        for (int c = 1; c < k; c++)
-            if (p[c] > p[best]) best = c;
-    }
-    const char *l = cairn_model_class_label(m, best);
-    char num[16];
-    if (!l) {
-        snprintf(num, sizeof(num), "%d", best);
-        l = num;
-    }
-    cairn_buf_put_json_str(b, l, strlen(l));
-}
-
-/* Appends one output tensor object. pred: (n × k) row-major. */
-static void put_output(cairn_buf *b, const cairn_model *m, int which, const double *pred, size_t n,
-                       int k)
-{
-    cairn_task task = cairn_model_task(m);
-    cairn_buf_puts(b, "{\"name\":");
-    if (which == OUT_PROBA) {
-        cairn_buf_printf(b, "\"proba\",\"datatype\":\"FP64\",\"shape\":[%zu,%d],\"data\":[", n, k);
-        for (size_t i = 0; i < n * (size_t)k; i++) {
-            if (i) cairn_buf_putc(b, ',');
-            cairn_serve__put_double(b, pred[i]);
-        }
-    } else {
-        const char *dt = is_classifier(m)                ? "BYTES"
-                         : task == CAIRN_TASK_CLUSTERING ? "INT64"
-                                                         : "FP64";
-        cairn_buf_printf(b, "\"predict\",\"datatype\":\"%s\",\"shape\":[%zu],\"data\":[", dt, n);
-        for (size_t i = 0; i < n; i++) {
-            if (i) cairn_buf_putc(b, ',');
-            if (is_classifier(m))
-                put_label(b, m, pred + i * (size_t)k, k);
-            else if (task == CAIRN_TASK_CLUSTERING)
-                cairn_buf_printf(b, "%lld", (long long)pred[i]);
-            else
-                cairn_serve__put_double(b, pred[i]);
-        }
-    }
-    cairn_buf_puts(b, "]}");
-}
-
-/* Which outputs the request asks for, in order (default: all the model has).
- * Returns how many (<= 2) or CAIRN_EINVALID. */
-static int requested_outputs(const cairn_model *m, json_t *outputs, int want[2])
-{
-    if (!outputs || (json_is_array(outputs) && json_array_size(outputs) == 0)) {
-        if (!is_classifier(m)) {
-            want[0] = OUT_PREDICT;
-            return 1;
-        }
-        want[0] = OUT_PROBA;
-        want[1] = OUT_PREDICT;
-        return 2;
-    }
-    if (!json_is_array(outputs) || json_array_size(outputs) > 2)
-        return bad("'outputs' must be an array of at most two outputs%s%s", "", "");
-    size_t i;
-    json_t *o;
-    int n = 0;
-    json_array_foreach(outputs, i, o)
-    {
-        const char *name = json_string_value(json_object_get(o, "name"));
-        if (!name) return bad("each requested output needs a string 'name'%s%s", "", "");
-        int w = strcmp(name, "predict") == 0                     ? OUT_PREDICT
-                : strcmp(name, "proba") == 0 && is_classifier(m) ? OUT_PROBA
-                                                                 : -1;
-        if (w < 0) return bad("model has no output '%.100s'%s", name, "");
-        if (n == 1 && want[0] == w) return bad("output '%.100s' is requested twice%s", name, "");
-        want[n++] = w;
-    }
-    return n;
 }
 
 /* ================= handlers ================= */
@@ -525,10 +151,10 @@ static int model_metadata(cairn_http_req *req, cairn_serve *s, cairn_serve_model
                      "],\"platform\":\"cairn\",\"inputs\":[{\"name\":\"input-0\",\"datatype\":"
                      "\"%s\",\"shape\":[-1,%d]}],\"outputs\":[",
                      has_cat ? "BYTES" : "FP64", nf);
-    if (is_classifier(m))
+    if (cairn_serve__is_classifier(m))
         cairn_buf_printf(&b, "{\"name\":\"proba\",\"datatype\":\"FP64\",\"shape\":[-1,%d]},", k);
     cairn_buf_printf(&b, "{\"name\":\"predict\",\"datatype\":\"%s\",\"shape\":[-1]}]",
-                     is_classifier(m)                               ? "BYTES"
+                     cairn_serve__is_classifier(m)                               ? "BYTES"
                      : cairn_model_task(m) == CAIRN_TASK_CLUSTERING ? "INT64"
                                                                     : "FP64");
     cairn_buf_printf(&b,
@@ -542,7 +168,7 @@ static int model_metadata(cairn_http_req *req, cairn_serve *s, cairn_serve_model
                          cairn_model_feature_type(m, j) == CAIRN_COL_CAT ? "BYTES" : "FP64");
     }
     cairn_buf_puts(&b, "]");
-    if (is_classifier(m)) {
+    if (cairn_serve__is_classifier(m)) {
         cairn_buf_puts(&b, ",\"class_labels\":[");
         int nc = cairn_model_task(m) == CAIRN_TASK_BINARY ? 2 : k;
         for (int c = 0; c < nc; c++) {
@@ -560,82 +186,142 @@ static int model_metadata(cairn_http_req *req, cairn_serve *s, cairn_serve_model
     return 0;
 }
 
-/* POST .../infer: decodes the request, predicts, answers the outputs. */
-static int infer(cairn_http_req *req, cairn_serve_model *sm)
+/* One inference request from decoding to its answer. Heap-allocated so it
+ * can outlive the handler while the request waits for a dynamic batch. */
+typedef struct infer_ctx {
+    cairn_serve_batch_item item; /* first: the batcher hands it back */
+    cairn_http_req *req;
+    cairn_serve *s;
+    cairn_serve_model *sm; /* the reference this request holds */
+    cairn_serve_v2 r;
+    const char *deployment;    /* request arena, or NULL */
+    cairn_serve_pick pick;     /* shadow target (request arena) when deployed */
+    int64_t t0;
+} infer_ctx;
+
+/* Observes and answers an inference that failed with rc (message in the
+ * thread's last error), then frees ctx. */
+static void infer_fail(infer_ctx *c, int rc, int64_t queue_ns, int64_t compute_ns)
 {
-    int64_t t0 = cairn_monotonic_ns(), compute_ns = -1;
+    int status = cairn_http_status_for(rc);
+    int64_t total = cairn_monotonic_ns() - c->t0;
+    const char *name = cairn_serve_model_name(c->sm);
+    int64_t version = cairn_serve_model_version(c->sm);
+    cairn_serve_obs o = {c->deployment, name, version, status, 0, total, queue_ns, compute_ns, 0};
+    cairn_serve__observe(&o); /* before answering: a scrape after the answer sees it */
+    if (c->deployment) cairn_serve__deploy_observe(c->deployment, name, version, 0, total);
+    respond_err(c->req, status, cairn_error_last()->msg);
+    cairn_serve_release(c->sm);
+    cairn_serve__v2_free(&c->r);
+    cairn_free(c);
+}
+
+/* Encodes and sends the answer for n rows of predictions, records the
+ * request (metrics, deployment statistics, shadow copy), frees ctx. */
+static void infer_answer(infer_ctx *c, const double *pred, int64_t queue_ns, int64_t compute_ns,
+                         size_t batch_rows)
+{
+    const cairn_model *m = cairn_serve_model_get(c->sm);
+    const char *name = cairn_serve_model_name(c->sm);
+    int64_t version = cairn_serve_model_version(c->sm);
+    size_t n = c->r.frame->nrows;
+    int k = cairn_model_n_outputs(m);
+    const char *rid = c->r.id ? c->r.id : cairn_http_req_id(c->req);
+    cairn_buf b = CAIRN_BUF_INIT(0);
+    size_t json_len = cairn_serve__v2_encode(&b, m, &c->r, name, version, rid, pred, n, k);
+    int64_t total = cairn_monotonic_ns() - c->t0;
+    cairn_serve_obs o = {c->deployment, name,     version,    200,       n,
+                         total,         queue_ns, compute_ns, batch_rows};
+    cairn_serve__observe(&o);
+    cairn_predlog *log = cairn_serve__predlog(c->s);
+    if (log) {
+        cairn_predlog_rec rec = {rid, 0, c->deployment ? c->deployment : "", name, version,
+                                 total, c->r.frame, pred, k};
+        cairn_predlog_append(log, &rec); /* a full buffer drops (counted), never waits */
+    }
+    if (c->deployment) {
+        cairn_serve__deploy_observe(c->deployment, name, version, 1, total);
+        if (c->pick.shadow_model) { /* the frame moves to the shadow worker */
+            double *copy = cairn_malloc(sizeof(double) * (n ? n : 1) * (size_t)k);
+            memcpy(copy, pred, sizeof(double) * n * (size_t)k);
+            cairn_serve__shadow_submit(c->s, c->deployment, c->pick.shadow_model,
+                                       c->pick.shadow_spec, c->r.frame, copy, k, name, version);
+            c->r.frame = NULL;
+        }
+    }
+    if (json_len) {
+        char num[32];
+        snprintf(num, sizeof(num), "%zu", json_len);
+        cairn_http_set_header(c->req, "Inference-Header-Content-Length", num);
+    }
+    size_t blen;
+    char *out = cairn_buf_detach(&b, &blen);
+    cairn_serve_release(c->sm);
+    cairn_serve__v2_free(&c->r);
+    cairn_http_req *req = c->req;
+    cairn_free(c);
+    cairn_http_respond_take(req, 200, json_len ? "application/octet-stream" : "application/json",
+                            out, blen);
+}
+
+/* The batcher's completion callback (any thread). */
+static void infer_batched(cairn_serve_batch_item *it, int rc, const double *pred,
+                          int64_t queue_ns, int64_t compute_ns, size_t batch_rows)
+{
+    infer_ctx *c = (infer_ctx *)it;
+    if (rc)
+        infer_fail(c, rc, queue_ns, compute_ns);
+    else
+        infer_answer(c, pred, queue_ns, compute_ns, batch_rows);
+}
+
+/* POST .../infer: decodes the request, then predicts it at once or joins a
+ * dynamic batch (deferring the answer). Takes over the reference to sm. */
+static void infer(cairn_http_req *req, cairn_serve *s, cairn_serve_model *sm,
+                  const char *deployment, const cairn_serve_pick *pick)
+{
+    infer_ctx *c = cairn_calloc(1, sizeof(*c));
+    c->t0 = cairn_monotonic_ns();
+    c->req = req;
+    c->s = s;
+    c->sm = sm;
+    c->deployment = deployment;
+    if (pick) c->pick = *pick;
     const cairn_model *m = cairn_serve_model_get(sm);
     size_t len;
     const char *body = cairn_http_req_body(req, &len);
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr);
-    tensor *ts = NULL;
-    int nt = 0, rc = 0, want[2], nw;
-    cairn_frame *f = NULL;
-    double *pred = NULL;
-    if (!root) {
-        rc =
-            cairn_error_set(CAIRN_EINVALID, SERVE_SUBSYS, "malformed JSON body: %.200s", jerr.text);
-        goto done;
+    const char *hl = cairn_http_req_header(req, "Inference-Header-Content-Length");
+    int64_t header_len = -1;
+    int rc;
+    if (hl && (cairn_parse_i64(hl, &header_len) || header_len < 0))
+        rc = cairn_error_set(CAIRN_EINVALID, SERVE_SUBSYS,
+                             "Inference-Header-Content-Length '%.40s' is not a byte count", hl);
+    else
+        rc = cairn_serve__v2_decode(m, body, len, header_len, &c->r);
+    if (rc) {
+        infer_fail(c, rc, -1, -1);
+        return;
     }
-    json_t *inputs = json_object_get(root, "inputs"), *id = json_object_get(root, "id");
-    if (!json_is_object(root) || !json_is_array(inputs) || json_array_size(inputs) == 0) {
-        rc = bad("the request needs a non-empty 'inputs' array%s%s", "", "");
-        goto done;
+    size_t n = c->r.frame->nrows;
+    if (cairn_serve__batch_enabled(n)) {
+        c->item.model = m;
+        c->item.frame = c->r.frame;
+        c->item.done = infer_batched;
+        cairn_http_defer(req); /* before the batch can answer it from another thread */
+        cairn_serve__batch_submit(cairn_serve_model_name(sm), cairn_serve_model_version(sm),
+                                  &c->item);
+        return;
     }
-    if (id && !json_is_string(id)) {
-        rc = bad("'id' must be a string%s%s", "", "");
-        goto done;
-    }
-    if (json_array_size(inputs) > 100000) {
-        rc = bad("too many inputs%s%s", "", "");
-        goto done;
-    }
-    if ((nw = requested_outputs(m, json_object_get(root, "outputs"), want)) < 0) {
-        rc = nw;
-        goto done;
-    }
-    ts = cairn_calloc(json_array_size(inputs), sizeof(*ts));
-    for (size_t i = 0; i < json_array_size(inputs) && !rc; i++, nt++)
-        rc = decode_tensor(json_array_get(inputs, i), &ts[i]);
-    if (rc || (rc = build_frame(m, ts, nt, &f))) goto done;
     int k = cairn_model_n_outputs(m);
-    pred = cairn_malloc(sizeof(double) * (f->nrows ? f->nrows : 1) * (size_t)k);
+    double *pred = cairn_malloc(sizeof(double) * (n ? n : 1) * (size_t)k);
     int64_t tc = cairn_monotonic_ns();
-    rc = cairn_model_predict(m, f, pred, 1);
-    compute_ns = cairn_monotonic_ns() - tc;
-    if (rc) goto done;
-
-    const char *name = cairn_serve_model_name(sm);
-    const char *rid = id ? json_string_value(id) : cairn_http_req_id(req);
-    cairn_buf b = CAIRN_BUF_INIT(0);
-    cairn_buf_puts(&b, "{\"model_name\":");
-    cairn_buf_put_json_str(&b, name, strlen(name));
-    cairn_buf_printf(
-        &b, ",\"model_version\":\"%lld\",\"id\":", (long long)cairn_serve_model_version(sm));
-    cairn_buf_put_json_str(&b, rid ? rid : "", rid ? strlen(rid) : 0);
-    cairn_buf_puts(&b, ",\"outputs\":[");
-    for (int w = 0; w < nw; w++) {
-        if (w) cairn_buf_putc(&b, ',');
-        put_output(&b, m, want[w], pred, f->nrows, k);
-    }
-    cairn_buf_puts(&b, "]}");
-    cairn_serve__observe(name, cairn_serve_model_version(sm), 1, f->nrows,
-                         cairn_monotonic_ns() - t0, compute_ns);
-    respond_buf(req, &b);
-done:
-    if (rc) { /* observed before answering, so a scrape after the answer sees it */
-        cairn_serve__observe(cairn_serve_model_name(sm), cairn_serve_model_version(sm), 0, 0,
-                             cairn_monotonic_ns() - t0, compute_ns);
-        respond_code(req, rc);
-    }
-    for (int i = 0; i < nt; i++)
-        cairn_free(ts[i].elems);
-    cairn_free(ts);
+    rc = cairn_model_predict(m, c->r.frame, pred, 1);
+    int64_t compute_ns = cairn_monotonic_ns() - tc;
+    if (rc)
+        infer_fail(c, rc, -1, compute_ns);
+    else
+        infer_answer(c, pred, -1, compute_ns, n);
     cairn_free(pred);
-    cairn_frame_free(f);
-    json_decref(root);
-    return 0;
 }
 
 static int models_route(cairn_http_req *req, cairn_serve *s, const char *rest)
@@ -655,14 +341,32 @@ static int models_route(cairn_http_req *req, cairn_serve *s, const char *rest)
     /* deployments (serve_deploy.c): a name without /versions/ that is a
      * deployment is served by the target its weights pick; the headers and
      * body then name that target's model and resolved version */
-    const char *name = r.name, *spec = r.version;
-    if (!spec) cairn_serve__deploy_pick(s, req, r.name, &name, &spec);
+    const char *name = r.name, *spec = r.version, *deployment = NULL;
+    cairn_serve_pick pick;
+    if (!spec && cairn_serve__deploy_pick(s, req, r.name, &pick)) {
+        deployment = r.name;
+        name = pick.model;
+        spec = pick.spec;
+    }
+    int64_t t0 = cairn_monotonic_ns();
     int rc = cairn_serve_acquire(s, name, spec, &sm);
-    if (rc) return respond_code(req, rc);
+    if (rc) {
+        if (deployment && is_infer) { /* a target that cannot load is a failing target */
+            char msg[256];
+            snprintf(msg, sizeof(msg), "%s", cairn_error_last()->msg);
+            int64_t v = -1;
+            if (!cairn_serve_resolve(s, name, spec, &v))
+                cairn_serve__deploy_observe(deployment, name, v, 0, cairn_monotonic_ns() - t0);
+            cairn_error_set(rc, SERVE_SUBSYS, "%s", msg);
+        }
+        return respond_code(req, rc);
+    }
     cairn_serve__model_headers(req, sm);
-    if (is_infer)
-        infer(req, sm);
-    else if (*r.action) /* ready: the version resolved and its model loaded */
+    if (is_infer) {
+        infer(req, s, sm, deployment, deployment ? &pick : NULL); /* takes sm */
+        return 0;
+    }
+    if (*r.action) /* ready: the version resolved and its model loaded */
         cairn_http_respond(req, 200, "text/plain", "", 0);
     else
         model_metadata(req, s, sm);
@@ -674,7 +378,7 @@ static int h_v2(cairn_http_req *req, void *payload)
 {
     (void)payload;
     static const char body[] =
-        "{\"name\":\"cairn\",\"version\":\"" CAIRN_VERSION "\",\"extensions\":[]}";
+        "{\"name\":\"cairn\",\"version\":\"" CAIRN_VERSION "\",\"extensions\":[\"binary_tensor_data\"]}";
     cairn_http_respond(req, 200, "application/json", body, sizeof(body) - 1);
     return 0;
 }
@@ -687,6 +391,25 @@ static int no_row(const cairn_value *cols, int ncols, void *payload)
     return 0;
 }
 
+typedef struct ready_ctx {
+    cairn_serve *s;
+    int ok;
+    char why[512];
+} ready_ctx;
+
+/* Readiness of one deployment target: loaded, or loaded now. */
+static void ready_target(const char *deployment, const char *model, const char *spec,
+                         void *payload)
+{
+    ready_ctx *r = payload;
+    if (!r->ok || cairn_serve_is_loaded(r->s, model, spec)) return;
+    if (cairn_serve_preload(r->s, model, spec)) {
+        r->ok = 0;
+        snprintf(r->why, sizeof(r->why), "deployment '%.100s': model '%.100s' (%.40s) cannot load: %.120s",
+                 deployment, model, spec && *spec ? spec : "default", cairn_error_last()->msg);
+    }
+}
+
 static int h_v2_prefix(cairn_http_req *req, void *payload)
 {
     cairn_serve *s = payload;
@@ -697,10 +420,19 @@ static int h_v2_prefix(cairn_http_req *req, void *payload)
             respond_err(req, 405, "this endpoint takes GET");
             return 0;
         }
-        /* ready: the metadata store answers a read */
-        if (rest[7] == 'r' && cairn_serve__versions(s, "", no_row, NULL)) {
-            respond_err(req, 503, cairn_error_last()->msg);
-            return 0;
+        /* ready: the metadata store answers a read and every deployment's
+         * targets are loaded (a probe loads those that are not) */
+        if (rest[7] == 'r') {
+            ready_ctx rc = {s, 1, ""};
+            if (cairn_serve__versions(s, "", no_row, NULL)) {
+                respond_err(req, 503, cairn_error_last()->msg);
+                return 0;
+            }
+            cairn_serve__deploy_targets(ready_target, &rc);
+            if (!rc.ok) {
+                respond_err(req, 503, rc.why);
+                return 0;
+            }
         }
         cairn_http_respond(req, 200, "text/plain", "", 0);
         return 0;
@@ -711,7 +443,7 @@ static int h_v2_prefix(cairn_http_req *req, void *payload)
     return 0;
 }
 
-int cairn_serve_mount(cairn_serve *s, cairn_http_server *srv)
+int cairn_serve_mount_inference(cairn_serve *s, cairn_http_server *srv)
 {
     unsigned methods =
         CAIRN_HTTP_GET | CAIRN_HTTP_POST | CAIRN_HTTP_PUT | CAIRN_HTTP_DELETE | CAIRN_HTTP_PATCH;
@@ -719,6 +451,12 @@ int cairn_serve_mount(cairn_serve *s, cairn_http_server *srv)
     if (!rc)
         rc = cairn_http_route(srv, methods, "/v2/", CAIRN_HTTP_ROUTE_PREFIX, 0, h_v2_prefix, s);
     if (!rc) rc = cairn_serve__mount_v1(s, srv);
+    return rc;
+}
+
+int cairn_serve_mount(cairn_serve *s, cairn_http_server *srv)
+{
+    int rc = cairn_serve_mount_inference(s, srv);
     if (!rc) rc = cairn_serve__mount_deploy(s, srv);
     return rc;
 }

@@ -16,9 +16,9 @@
  *
  * /invocations picks its model from the `X-Model-Name` header (optional
  * `X-Model-Version`: digits, "latest" or an alias; default rule otherwise).
- * Without the header the request is refused with 400: choosing "the only
- * registered model" needs a registry listing the model manager does not
- * expose yet.
+ * Without the header it scores the server's only registered model, as
+ * `mlflow models serve` does (400 when there are several). A V1 model name
+ * that is a deployment is routed by the deployment's weights, as in V2.
  */
 #include <math.h>
 #include <stdio.h>
@@ -281,8 +281,16 @@ static int predict_table(cairn_http_req *req, int shape, const cairn_serve_model
         compute_ns = cairn_monotonic_ns() - tc;
     }
     if (rc) {
-        cairn_serve__observe(cairn_serve_model_name(sm), cairn_serve_model_version(sm), 0, 0,
-                             cairn_monotonic_ns() - t0, compute_ns);
+        cairn_serve_obs o = {NULL,
+                             cairn_serve_model_name(sm),
+                             cairn_serve_model_version(sm),
+                             cairn_http_status_for(rc),
+                             0,
+                             cairn_monotonic_ns() - t0,
+                             -1,
+                             compute_ns,
+                             0};
+        cairn_serve__observe(&o);
         respond_code(req, shape, rc);
         goto done;
     }
@@ -306,8 +314,16 @@ static int predict_table(cairn_http_req *req, int shape, const cairn_serve_model
         }
     }
     cairn_buf_puts(&b, "]}");
-    cairn_serve__observe(cairn_serve_model_name(sm), cairn_serve_model_version(sm), 1, f->nrows,
-                         cairn_monotonic_ns() - t0, compute_ns);
+    cairn_serve_obs o = {NULL,
+                         cairn_serve_model_name(sm),
+                         cairn_serve_model_version(sm),
+                         200,
+                         f->nrows,
+                         cairn_monotonic_ns() - t0,
+                         -1,
+                         compute_ns,
+                         f->nrows};
+    cairn_serve__observe(&o);
     size_t n;
     char *body = cairn_buf_detach(&b, &n);
     cairn_http_respond_take(req, 200, "application/json", body, n);
@@ -384,7 +400,13 @@ static int h_v1_models(cairn_http_req *req, void *payload)
         return 0;
     }
     cairn_serve_model *sm = NULL;
-    int rc = cairn_serve_acquire(s, name, version, &sm);
+    const char *model = name;
+    cairn_serve_pick pick;
+    if (!version && cairn_serve__deploy_pick(s, req, name, &pick)) {
+        model = pick.model;
+        version = pick.spec;
+    }
+    int rc = cairn_serve_acquire(s, model, version, &sm);
     if (rc) return respond_code(req, SHAPE_V1, rc);
     cairn_serve__model_headers(req, sm);
     if (is_predict) {
@@ -458,6 +480,25 @@ static int mlflow_table(const cairn_model *m, json_t *root, table *t)
     }
 }
 
+/* Row callback: appends the name in column 0 to a NUL-separated list. */
+static int collect_name(const cairn_value *cols, int ncols, void *payload)
+{
+    cairn_buf *b = payload;
+    if (ncols < 1 || cols[0].type != CAIRN_V_TEXT) return 0;
+    if (b->len) cairn_buf_putc(b, '\0');
+    cairn_buf_put(b, cols[0].u.s.ptr, cols[0].u.s.len);
+    return 0;
+}
+
+static int count_names(cairn_buf *b)
+{
+    if (!b->len) return 0;
+    int n = 1;
+    for (size_t i = 0; i < b->len; i++)
+        n += b->ptr[i] == '\0';
+    return n;
+}
+
 static int h_invocations(cairn_http_req *req, void *payload)
 {
     cairn_serve *s = payload;
@@ -471,9 +512,25 @@ static int h_invocations(cairn_http_req *req, void *payload)
     }
     const char *name = cairn_http_req_header(req, "X-Model-Name");
     const char *version = cairn_http_req_header(req, "X-Model-Version");
-    if (!name || !*name) {
-        respond_err(req, SHAPE_MLFLOW, 400, "the X-Model-Name header names the model to score");
-        return 0;
+    if (!name || !*name) { /* as `mlflow models serve`: the server's one model */
+        cairn_buf only = CAIRN_BUF_INIT(0);
+        int n = 0;
+        int qrc = cairn_store_query(cairn_serve__store(s),
+                                    "SELECT name FROM registered_models ORDER BY name LIMIT 2",
+                                    NULL, 0, collect_name, &only);
+        if (qrc >= 0) n = count_names(&only);
+        if (qrc < 0 || n != 1) {
+            cairn_buf_free(&only);
+            respond_err(req, SHAPE_MLFLOW, 400,
+                        qrc < 0 ? cairn_error_last()->msg
+                        : n == 0
+                            ? "this server has no registered model to score"
+                            : "this server has several models: the X-Model-Name header names "
+                              "the one to score");
+            return 0;
+        }
+        name = cairn_http_req_strdup(req, cairn_buf_cstr(&only));
+        cairn_buf_free(&only);
     }
     cairn_serve_model *sm = NULL;
     int rc = cairn_serve_acquire(s, name, version, &sm);

@@ -43,6 +43,15 @@ static int h_metrics(cairn_http_req *req, void *payload)
     return 0;
 }
 
+/* The registry's change listener: the model manager re-resolves what it
+ * serves of that model (hot swap). Runs before the registry write is
+ * answered; cairn_http_server_free finishes those requests, so it never
+ * runs after the manager is freed. */
+static void on_registry_change(const char *model_name, void *payload)
+{
+    cairn_serve_invalidate(payload, model_name);
+}
+
 static int h_version(cairn_http_req *req, void *payload)
 {
     (void)payload;
@@ -64,6 +73,8 @@ int cairn_server_new(cairn_server **out, const cairn_config *cfg)
     if ((rc = cairn_track_new(&s->track, s->store, "mlflow-artifacts:"))) goto fail;
     if ((rc = cairn_registry_new(&s->registry, s->store))) goto fail;
     if ((rc = cairn_serve_new(&s->serve, s->store, s->blob))) goto fail;
+    if ((rc = cairn_serve_runtime_start(s->serve, cfg))) goto fail;
+    cairn_registry_on_change(s->registry, on_registry_change, s->serve);
 
     ho.host = cfg->http.host;
     ho.port = cfg->http.port;
@@ -95,6 +106,7 @@ void cairn_server_free(cairn_server *s)
 {
     if (!s) return;
     cairn_http_server_free(s->http); /* first: no new requests reach the modules */
+    cairn_serve_runtime_stop(s->serve);
     cairn_serve_free(s->serve);
     cairn_registry_free(s->registry);
     cairn_track_free(s->track);

@@ -223,10 +223,12 @@ const val = (metric, labels) => {
     Object.entries(labels).every(([k, v]) => x.labels[k] === v));
   return s?.value;
 };
-const bc = { model: "bc", version: "1" };
+const bc = { deployment: "", model: "bc", version: "1" };
 const eq = (name, got, want) => check(name, got === want, `got ${got}, want ${want}`);
-eq("requests ok", val("cairn_inference_requests_total", { ...bc, outcome: "ok" }), 3);
-eq("requests error", val("cairn_inference_requests_total", { ...bc, outcome: "error" }), 1);
+eq("requests ok", val("cairn_inference_requests_total", { ...bc, code: "200" }), 3);
+eq("requests error", val("cairn_inference_requests_total", { ...bc, code: "400" }), 1);
+eq("errors", val("cairn_inference_errors_total", bc), 1);
+eq("batch sizes counted", histogram("cairn_inference_batch_rows", bc)?.count, 3);
 eq("rows", val("cairn_inference_rows_total", bc), Number(rowsStr));
 eq("duration _count == requests", histogram("cairn_inference_duration_seconds", bc)?.count, 4);
 eq("compute _count == predictions", histogram("cairn_inference_compute_seconds", bc)?.count, 3);
@@ -237,7 +239,7 @@ check("duration _sum >= compute _sum", d?.sum >= histogram("cairn_inference_comp
 eq("unknown model has no series",
   families.get("cairn_inference_requests_total")?.samples.some((s) => s.labels.model === "nosuchmodel"), false);
 eq("escaped model label round-trips", val("cairn_inference_requests_total",
-  { model: weird, version: "1", outcome: "ok" }), 1);
+  { deployment: "", model: weird, version: "1", code: "200" }), 1);
 check("escaped label is written escaped", text.includes('model="we\\"ird\\\\name"'), "raw text lacks it");
 eq("models loaded", val("cairn_models_loaded", {}), 2);
 check("responses 200", val("cairn_http_responses_total", { code: "200" }) >= 5);
@@ -274,7 +276,7 @@ fi
 
 # A second scrape sees its predecessor's 200 and no change in inference counts.
 curl -fsS "$CAIRN_URL/metrics" >"$work/metrics2" && ok || bad "second scrape"
-grep -qx 'cairn_inference_requests_total{model="bc",version="1",outcome="ok"} 3' "$work/metrics2" && ok ||
+grep -qx 'cairn_inference_requests_total{deployment="",model="bc",version="1",code="200"} 3' "$work/metrics2" && ok ||
     bad "counts stable across scrapes"
 
 cairn_server_stop

@@ -110,7 +110,7 @@ test('server metadata and health', async () => {
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.name, 'cairn');
   assert.match(r.json.version, /^\d+\.\d+\.\d+/);
-  assert.deepEqual(r.json.extensions, []);
+  assert.deepEqual(r.json.extensions, ['binary_tensor_data']);
   for (const p of ['/v2/health/live', '/v2/health/ready']) {
     const h = await call('GET', p);
     assert.equal(h.status, 200, p);
@@ -290,5 +290,164 @@ test('bad requests answer 4xx with an OIP error and the server keeps serving', a
   expectErr(await call('POST', '/v2/models/bc/versions/9/infer', { inputs: [good] }), 404);
   await healthy();
   const r = await call('POST', '/v2/models/bc/versions/1/infer', { inputs: [good] });
+  assert.equal(r.status, 200, r.text);
+});
+
+/** A binary-extension body: the JSON header, then the tensors' bytes. */
+function binaryBody(header, ...chunks) {
+  const json = Buffer.from(JSON.stringify(header));
+  return { body: Buffer.concat([json, ...chunks]), headerLen: json.length };
+}
+
+async function callBinary(p, header, ...chunks) {
+  const { body, headerLen } = binaryBody(header, ...chunks);
+  const r = await fetch(`${srv.url}${p}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(headerLen) },
+    body,
+  });
+  const buf = Buffer.from(await r.arrayBuffer());
+  const hl = r.headers.get('inference-header-content-length');
+  const jsonEnd = hl === null ? buf.length : Number(hl);
+  let json = null;
+  try {
+    json = JSON.parse(buf.subarray(0, jsonEnd).toString('utf8'));
+  } catch {
+    json = null;
+  }
+  return { status: r.status, headers: r.headers, json, text: buf.toString('utf8'), binary: buf.subarray(jsonEnd) };
+}
+
+function f64s(values) {
+  const b = Buffer.alloc(values.length * 8);
+  values.forEach((v, i) => b.writeDoubleLE(v, i * 8));
+  return b;
+}
+
+test('binary tensor data extension: inputs and outputs', async () => {
+  const meta = (await metadata('/v2/models/bc/versions/2')).json;
+  const features = meta.parameters.features.map((f) => f.name);
+  const data = batch(features);
+  const want = await cliPredict('models:/bc/2');
+  const flat = data.flat();
+
+  // a 2-D FP64 tensor as binary data, JSON outputs
+  let r = await callBinary('/v2/models/bc/versions/2/infer',
+    { inputs: [{ name: 'input-0', shape: [data.length, features.length], datatype: 'FP64', parameters: { binary_data_size: flat.length * 8 } }] },
+    f64s(flat));
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers.get('inference-header-content-length'), null, 'all-JSON response');
+  assertClose(r.json.outputs[0].data, want.proba, 'binary FP64 input');
+
+  // FP32 binary equals FP32 JSON (both rounded to float)
+  const f32 = Buffer.alloc(flat.length * 4);
+  flat.forEach((v, i) => f32.writeFloatLE(v, i * 4));
+  r = await callBinary('/v2/models/bc/versions/2/infer',
+    { inputs: [{ name: 'input-0', shape: [data.length, features.length], datatype: 'FP32', parameters: { binary_data_size: f32.length } }] }, f32);
+  const asJson = await call('POST', '/v2/models/bc/versions/2/infer',
+    { inputs: [{ name: 'input-0', shape: [data.length, features.length], datatype: 'FP32', data: flat }] });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.outputs, asJson.json.outputs);
+
+  // per-feature binary tensors mixed with JSON ones; binary outputs back
+  const inputs = [];
+  const chunks = [];
+  features.forEach((f, j) => {
+    const col = data.map((row) => row[j]);
+    if (j % 2) {
+      inputs.push({ name: f, shape: [col.length], datatype: 'FP64', data: col });
+    } else {
+      inputs.push({ name: f, shape: [col.length], datatype: 'FP64', parameters: { binary_data_size: col.length * 8 } });
+      chunks.push(f64s(col));
+    }
+  });
+  r = await callBinary('/v2/models/bc/versions/2/infer',
+    { id: 'bin-1', inputs, outputs: [{ name: 'proba', parameters: { binary_data: true } }, { name: 'predict' }] }, ...chunks);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers.get('content-type'), 'application/octet-stream');
+  assert.equal(r.json.id, 'bin-1');
+  const [proba, pred] = r.json.outputs;
+  assert.equal(proba.data, undefined);
+  assert.equal(proba.parameters.binary_data_size, ROWS.length * 8);
+  assert.equal(r.binary.length, ROWS.length * 8);
+  const got = Array.from({ length: ROWS.length }, (_, i) => r.binary.readDoubleLE(i * 8));
+  assertClose(got, want.proba, 'binary proba output');
+  assert.deepEqual(pred.data, want.label);
+
+  // binary_data_output for every output: BYTES labels are length-prefixed
+  r = await callBinary('/v2/models/bc/versions/2/infer',
+    { inputs: [{ name: 'input-0', shape: [data.length, features.length], datatype: 'FP64', parameters: { binary_data_size: flat.length * 8 } }],
+      parameters: { binary_data_output: true }, outputs: [{ name: 'predict' }] }, f64s(flat));
+  assert.equal(r.status, 200, r.text);
+  const labels = [];
+  for (let off = 0; off < r.binary.length;) {
+    const n = r.binary.readUInt32LE(off);
+    labels.push(r.binary.subarray(off + 4, off + 4 + n).toString('utf8'));
+    off += 4 + n;
+  }
+  assert.deepEqual(labels, want.label);
+  assert.equal(r.json.outputs[0].parameters.binary_data_size, r.binary.length);
+
+  // FP16 has a binary representation: a few rows rounded to half precision
+  const half = (x) => {
+    const f = new Float32Array([x]);
+    const u = new Uint32Array(f.buffer)[0];
+    const sign = (u >>> 16) & 0x8000;
+    let e = ((u >>> 23) & 0xff) - 127 + 15;
+    const m = u & 0x7fffff;
+    if (e <= 0) return sign; // tiny values flush to zero for this test
+    if (e >= 31) return sign | 0x7c00;
+    return sign | (e << 10) | (m >>> 13);
+  };
+  const h = Buffer.alloc(flat.length * 2);
+  flat.forEach((v, i) => h.writeUInt16LE(half(v), i * 2));
+  r = await callBinary('/v2/models/bc/versions/2/infer',
+    { inputs: [{ name: 'input-0', shape: [data.length, features.length], datatype: 'FP16', parameters: { binary_data_size: h.length } }] }, h);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.outputs[0].data.length, ROWS.length);
+});
+
+test('malformed binary bodies answer 400 and the server keeps serving', async () => {
+  const data = batch((await metadata('/v2/models/bc/versions/1')).json.parameters.features.map((f) => f.name));
+  const flat = data.flat();
+  const hdr = (size) => ({ inputs: [{ name: 'input-0', shape: [data.length, 30], datatype: 'FP64', parameters: { binary_data_size: size } }] });
+  const cases = [
+    ['truncated', hdr(flat.length * 8), f64s(flat).subarray(0, 100)],
+    ['size not matching the shape', hdr(flat.length * 8 - 8), f64s(flat).subarray(0, flat.length * 8 - 8)],
+    ['bytes left over', hdr(flat.length * 8), Buffer.concat([f64s(flat), Buffer.from([1, 2, 3])])],
+    ['negative size', hdr(-8), f64s(flat)],
+    ['data and binary both', { inputs: [{ ...hdr(8).inputs[0], data: flat }] }, f64s(flat)],
+  ];
+  for (const [what, header, bytes] of cases) {
+    const r = await callBinary('/v2/models/bc/versions/1/infer', header, bytes);
+    assert.equal(r.status, 400, `${what}: ${r.text}`);
+    assert.ok(typeof r.json?.error === 'string', `${what}: OIP error shape`);
+  }
+  // a header length past the body, or not a number
+  for (const hl of ['999999', 'abc', '-1']) {
+    const r = await fetch(`${srv.url}/v2/models/bc/versions/1/infer`, {
+      method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': hl }, body: '{}',
+    });
+    assert.equal(r.status, 400, `header length ${hl}`);
+    assert.ok(typeof (await r.json()).error === 'string');
+  }
+  // binary_data_size without the header
+  let r = await call('POST', '/v2/models/bc/versions/1/infer', hdr(8));
+  expectErr(r, 400);
+  // a body that lies about its length: the client sends less than it
+  // declared and hangs up; the server drops that connection and serves on
+  const net = await import('node:net');
+  const { port, hostname } = new URL(srv.url);
+  await new Promise((resolve) => {
+    const sock = net.connect(Number(port), hostname, () => {
+      sock.end('POST /v2/models/bc/versions/1/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 5000\r\n\r\n{"inputs": [');
+    });
+    sock.on('error', resolve);
+    sock.on('close', resolve);
+    sock.resume();
+  });
+  await healthy();
+  r = await call('POST', '/v2/models/bc/versions/1/infer', { inputs: [{ name: 'input-0', shape: [data.length, 30], datatype: 'FP64', data }] });
   assert.equal(r.status, 200, r.text);
 });

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, httpCall, runCairn } from './lib/server.mjs';
+import { startServer, httpCall, runCairn, mlflowApi } from './lib/server.mjs';
 
 const SRC = process.env.CAIRN_SOURCE_DIR ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const CSV = path.join(SRC, 'examples/breast_cancer/breast_cancer.csv');
@@ -199,7 +199,10 @@ test('/invocations errors and /ping', async () => {
     404, 'RESOURCE_DOES_NOT_EXIST');
   mlflowErr(await call('POST', '/invocations', { inputs: data }, { headers: { ...MODEL, 'X-Model-Version': '9' } }),
     404, 'RESOURCE_DOES_NOT_EXIST');
-  mlflowErr(await call('POST', '/invocations', { inputs: data }), 400, 'BAD_REQUEST');
+  // without X-Model-Name: the server's only model, as `mlflow models serve`
+  const only = await call('POST', '/invocations', { inputs: data });
+  assert.equal(only.status, 200, only.text);
+  assertClose(only.json.predictions, want, '/invocations without a model header');
   mlflowErr(await call('POST', '/invocations', undefined, { raw: '{"inputs": ', headers: MODEL }), 400, 'BAD_REQUEST');
   mlflowErr(await call('POST', '/invocations', { inputs: data.map((row) => [...row, 1]) }, { headers: MODEL }),
     400, 'BAD_REQUEST');
@@ -221,13 +224,16 @@ test('/invocations errors and /ping', async () => {
   const ok = await call('POST', '/invocations', { inputs: data }, { headers: MODEL });
   assert.equal(ok.status, 200, ok.text);
   assertClose(ok.json.predictions, want, '/invocations after errors');
+  // with a second registered model the header is required
+  assert.equal((await mlflowApi(srv.url).post('registered-models/create', { name: 'zz-other' })).status, 200);
+  mlflowErr(await call('POST', '/invocations', { inputs: data }), 400, 'BAD_REQUEST');
 });
 
 // V1 and MLflow-scoring requests are counted in /metrics like OIP ones.
 test('V1 and /invocations requests appear in /metrics', async () => {
   const okCount = async () => {
     const text = await (await fetch(`${srv.url}/metrics`)).text();
-    const m = text.match(/^cairn_inference_requests_total\{model="bcv1",version="\d+",outcome="ok"\} (\d+)$/m);
+    const m = text.match(/^cairn_inference_requests_total\{deployment="",model="bcv1",version="\d+",code="200"\} (\d+)$/m);
     return m ? Number(m[1]) : 0;
   };
   const before = await okCount();
