@@ -16,6 +16,7 @@ CMD(evaluate)
 CMD(compare)
 CMD(model)
 CMD(deploy)
+CMD(serve)
 CMD(predictions)
 #undef CMD
 
@@ -30,6 +31,7 @@ const cli_command cli_commands[] = {
     {"compare", "compare two models on the same rows (bootstrap CI, McNemar)", cmd_compare_run, cmd_compare_help},
     {"model", "inspect a model file", cmd_model_run, cmd_model_help},
     {"deploy", "create, change, list or delete serving deployments (weighted model routing)", cmd_deploy_run, cmd_deploy_help},
+    {"serve", "serve one model without tracking (OIP V2, KServe V1, MLflow scoring), for containers", cmd_serve_run, cmd_serve_help},
     {"predictions", "print the prediction log (what served models answered, for monitoring)", cmd_predictions_run, cmd_predictions_help},
     {"quickstart", "run the whole job end to end on a fresh temp home (make demo)", cmd_quickstart_run, cmd_quickstart_help},
     {"version", "print the version", cmd_version_run, cmd_version_help},
