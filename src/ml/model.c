@@ -23,6 +23,7 @@
 #include "model_internal.h"
 
 #define PARALLEL_MIN_ROWS 2048
+#define SMALL_BATCH_ROWS 8 /* below this, trees predict row by row */
 #define ROW_STACK_FEATURES 256
 
 /* ====================================================================== */
@@ -736,6 +737,30 @@ static int predict_trees(const cairn_model *m, const cairn_frame *X, const struc
     return rc;
 }
 
+/* Trees, a few rows (online serving): each row gathered straight into the
+ * float vector the walk reads, without the block machinery's allocations
+ * and parallel region. Same walk and sums as the block path. */
+static void predict_trees_rows(const cairn_model *m, const cairn_frame *X, const struct bound *b,
+                               double *out)
+{
+    float stack[ROW_STACK_FEATURES];
+    const int d = m->n_features, K = m->n_outputs;
+    float *xf = d <= ROW_STACK_FEATURES ? stack : cairn_malloc(sizeof(float) * (size_t)d);
+    for (size_t i = 0; i < X->nrows; i++) {
+        for (int j = 0; j < d; j++) {
+            const cairn_column *c = b->col[j];
+            if (m->feat[j].type == CAIRN_COL_CAT) {
+                int32_t v = b->codes[j][i];
+                xf[j] = v >= 0 && v < m->feat[j].ndict ? (float)v : NAN;
+            } else {
+                xf[j] = c->type == CAIRN_COL_F64 ? (float)c->f64[i] : c->f32[i];
+            }
+        }
+        cairn_trees_predict_row(m->trees, xf, out + i * (size_t)K);
+    }
+    if (xf != stack) cairn_free(xf);
+}
+
 /* Linear, logistic, k-means: rows gathered into x and run through
  * row_kernel, in parallel over rows for large batches. */
 static void predict_dense(const cairn_model *m, const cairn_frame *X, const struct bound *b,
@@ -745,7 +770,7 @@ static void predict_dense(const cairn_model *m, const cairn_frame *X, const stru
     const int d = m->n_features, K = m->n_outputs;
     int nt = n_threads > 0 ? n_threads : omp_get_num_procs();
     if (n < PARALLEL_MIN_ROWS) nt = 1;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
         double *x = cairn_malloc(sizeof(double) * (size_t)(d ? d : 1));
 #pragma omp for schedule(static)
@@ -767,7 +792,9 @@ int cairn_model_predict(const cairn_model *m, const cairn_frame *X, double *out,
     struct bound b = {0};
     int rc = bind_columns(m, X, &b);
     if (!rc) {
-        if (m->kind == CAIRN_MODEL_TREES)
+        if (m->kind == CAIRN_MODEL_TREES && X->nrows <= SMALL_BATCH_ROWS)
+            predict_trees_rows(m, X, &b, out);
+        else if (m->kind == CAIRN_MODEL_TREES)
             rc = predict_trees(m, X, &b, out, n_threads);
         else
             predict_dense(m, X, &b, out, n_threads);

@@ -402,7 +402,7 @@ int cairn_trees_predict_ex(const cairn_trees *m, const cairn_frame *X, unsigned 
     const long n_blocks = (long)((n + BLOCK_ROWS - 1) / BLOCK_ROWS);
     int nt = n_threads > 0 ? n_threads : omp_get_num_procs();
     if (n < PARALLEL_MIN_ROWS) nt = 1;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *xb = cairn_malloc(sizeof(float) * BLOCK_ROWS * (size_t)(nf ? nf : 1));
         int32_t pos[BLOCK_ROWS];
