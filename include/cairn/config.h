@@ -34,6 +34,7 @@ typedef struct cairn_config {
         int batch_max;         /* serve.batch_max: most rows in one dynamic batch; 0 or 1 = batching off (default 0) */
         int batch_delay_us;    /* serve.batch_delay_us: longest wait for a batch to fill, default 500 */
         char *batch_preferred; /* serve.batch_preferred: comma-separated preferred batch sizes, default none */
+        int batch_eager;       /* serve.batch_eager: a request with no other in flight does not wait, default 1 */
         int predlog;           /* serve.predlog: append predictions to the prediction log, default 1 */
         char *predlog_dir;     /* serve.predlog_dir: default <home>/predictions */
         double predlog_sample; /* serve.predlog_sample: fraction of predictions logged, 0..1, default 1 */

@@ -35,6 +35,7 @@ static const struct key keys[] = {
     {"serve.batch_max", K_INT, F(serve.batch_max)},
     {"serve.batch_delay_us", K_INT, F(serve.batch_delay_us)},
     {"serve.batch_preferred", K_STR, F(serve.batch_preferred)},
+    {"serve.batch_eager", K_BOOL, F(serve.batch_eager)},
     {"serve.predlog", K_BOOL, F(serve.predlog)},
     {"serve.predlog_dir", K_STR, F(serve.predlog_dir)},
     {"serve.predlog_sample", K_FRACTION, F(serve.predlog_sample)},
@@ -58,6 +59,7 @@ void cairn_config_init(cairn_config *cfg)
     cfg->store.batch_max = 512;
     cfg->serve.memory_budget = (size_t)1 << 30;
     cfg->serve.batch_delay_us = 500;
+    cfg->serve.batch_eager = 1;
     cfg->serve.predlog = 1;
     cfg->serve.predlog_sample = 1.0;
     cfg->serve.predlog_max_bytes = (size_t)1 << 30;

@@ -14,6 +14,7 @@
  * round-trip exactly.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -186,6 +187,9 @@ static int model_metadata(cairn_http_req *req, cairn_serve *s, cairn_serve_model
     return 0;
 }
 
+/* Inference requests between their handler's start and their answer. */
+static atomic_long in_flight;
+
 /* One inference request from decoding to its answer. Heap-allocated so it
  * can outlive the handler while the request waits for a dynamic batch. */
 typedef struct infer_ctx {
@@ -208,6 +212,7 @@ static void infer_fail(infer_ctx *c, int rc, int64_t queue_ns, int64_t compute_n
     const char *name = cairn_serve_model_name(c->sm);
     int64_t version = cairn_serve_model_version(c->sm);
     cairn_serve_obs o = {c->deployment, name, version, status, 0, total, queue_ns, compute_ns, 0};
+    atomic_fetch_sub_explicit(&in_flight, 1, memory_order_relaxed);
     cairn_serve__observe(&o); /* before answering: a scrape after the answer sees it */
     if (c->deployment) cairn_serve__deploy_observe(c->deployment, name, version, 0, total);
     respond_err(c->req, status, cairn_error_last()->msg);
@@ -233,6 +238,7 @@ static void infer_answer(infer_ctx *c, const double *pred, int64_t queue_ns, int
     cairn_serve_obs o = {c->deployment, name,     version,    200,       n,
                          total,         queue_ns, compute_ns, batch_rows};
     cairn_serve__observe(&o);
+    atomic_fetch_sub_explicit(&in_flight, 1, memory_order_relaxed);
     cairn_predlog *log = cairn_serve__predlog(c->s);
     if (log) {
         cairn_predlog_rec rec = {rid, 0, c->deployment ? c->deployment : "", name, version,
@@ -280,6 +286,7 @@ static void infer_batched(cairn_serve_batch_item *it, int rc, const double *pred
 static void infer(cairn_http_req *req, cairn_serve *s, cairn_serve_model *sm,
                   const char *deployment, const cairn_serve_pick *pick)
 {
+    atomic_fetch_add_explicit(&in_flight, 1, memory_order_relaxed);
     infer_ctx *c = cairn_calloc(1, sizeof(*c));
     c->t0 = cairn_monotonic_ns();
     c->req = req;
@@ -309,7 +316,7 @@ static void infer(cairn_http_req *req, cairn_serve *s, cairn_serve_model *sm,
         c->item.done = infer_batched;
         cairn_http_defer(req); /* before the batch can answer it from another thread */
         cairn_serve__batch_submit(cairn_serve_model_name(sm), cairn_serve_model_version(sm),
-                                  &c->item);
+                                  &c->item, atomic_load_explicit(&in_flight, memory_order_relaxed));
         return;
     }
     int k = cairn_model_n_outputs(m);

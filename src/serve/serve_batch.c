@@ -7,7 +7,10 @@
  * no thread); the request that fills the batch (max rows reached, or a
  * preferred size hit) predicts the whole batch on its own thread, and one
  * timer thread dispatches batches whose oldest member has waited the
- * configured delay. Each member is answered through its own completion
+ * configured delay. Eager mode (the default): a request that finds its
+ * queue empty while no other inference request is in flight (being decoded
+ * or predicted) runs at once: there is nobody to wait for, so batching costs a lone client
+ * nothing. Each member is answered through its own completion
  * callback, with the time it queued and the batch's size. Batches are
  * concatenated column by column in the model's feature order (categorical
  * columns get a merged dictionary); if the merged prediction fails, each
@@ -42,6 +45,8 @@ static struct {
     int npreferred;
     int preferred[MAX_PREFERRED];
     queue *queues;
+    long waiting; /* members in all queues */
+    int eager;    /* an empty queue does not wait when nobody else is in flight */
 } B = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* ================= predicting a batch ================= */
@@ -173,6 +178,8 @@ static queue *queue_get(const char *model, int64_t version)
 static cairn_serve_batch_item *queue_take(queue *q)
 {
     cairn_serve_batch_item *list = q->head;
+    for (cairn_serve_batch_item *it = list; it; it = it->next)
+        B.waiting--;
     q->head = NULL;
     q->tail = &q->head;
     q->rows = 0;
@@ -230,12 +237,13 @@ static void *timer_main(void *arg)
 
 /* ================= interface ================= */
 
-int cairn_serve__batch_start(int max_rows, int delay_us, const char *preferred)
+int cairn_serve__batch_start(int max_rows, int delay_us, const char *preferred, int eager)
 {
     pthread_mutex_lock(&B.mu);
     int rc = 0;
     if (B.running) goto done;
     B.max_rows = max_rows;
+    B.eager = eager;
     B.delay_ns = (int64_t)delay_us * 1000;
     B.npreferred = 0;
     for (const char *p = preferred ? preferred : ""; *p;) {
@@ -299,7 +307,8 @@ int cairn_serve__batch_enabled(size_t rows)
     return B.running && B.max_rows > 1 && rows < (size_t)B.max_rows;
 }
 
-void cairn_serve__batch_submit(const char *model, int64_t version, cairn_serve_batch_item *it)
+void cairn_serve__batch_submit(const char *model, int64_t version, cairn_serve_batch_item *it,
+                               long in_flight)
 {
     it->next = NULL;
     it->enqueued_ns = cairn_monotonic_ns();
@@ -307,10 +316,13 @@ void cairn_serve__batch_submit(const char *model, int64_t version, cairn_serve_b
     pthread_mutex_lock(&B.mu);
     queue *q = queue_get(model, version);
     int was_empty = q->head == NULL;
+    /* nobody else is being decoded: waiting could only add latency */
+    int alone = B.eager && was_empty && in_flight - B.waiting <= 1;
     *q->tail = it;
     q->tail = &it->next;
     q->rows += it->frame->nrows;
-    if (q->rows >= (size_t)B.max_rows || is_preferred(q->rows) || B.stop) {
+    B.waiting++;
+    if (alone || q->rows >= (size_t)B.max_rows || is_preferred(q->rows) || B.stop) {
         take = queue_take(q);
     } else if (was_empty) {
         q->deadline_ns = it->enqueued_ns + B.delay_ns;

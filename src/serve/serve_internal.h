@@ -96,17 +96,22 @@ typedef struct cairn_serve_batch_item {
 
 /* Starts batching: at most max_rows rows a batch (<= 1: off), a batch
  * leaves when its oldest member has waited delay_us, or at once when it
- * reaches max_rows or one of the comma-separated preferred sizes.
+ * reaches max_rows or one of the comma-separated preferred sizes; eager:
+ * a request that finds its queue empty with no other request in flight
+ * runs at once.
  * CAIRN_EINVALID for a bad preferred list. Once per process at a time. */
-int cairn_serve__batch_start(int max_rows, int delay_us, const char *preferred);
+int cairn_serve__batch_start(int max_rows, int delay_us, const char *preferred, int eager);
 /* Answers whatever waits and stops the timer thread. */
 void cairn_serve__batch_stop(void);
 /* 1 when a request of `rows` rows should be batched. */
 int cairn_serve__batch_enabled(size_t rows);
 /* Queues it behind (model, version)'s batch; may run the batch (and so
- * it->done) on the calling thread before returning. The caller has
- * deferred its HTTP answer and must not touch its request afterwards. */
-void cairn_serve__batch_submit(const char *model, int64_t version, cairn_serve_batch_item *it);
+ * it->done) on the calling thread before returning. in_flight: inference
+ * requests the server has in flight, this one included (when no other is
+ * on its way, an empty queue does not wait). The caller has deferred its
+ * HTTP answer and must not touch its request afterwards. */
+void cairn_serve__batch_submit(const char *model, int64_t version, cairn_serve_batch_item *it,
+                               long in_flight);
 
 #include "serve_deploy.h"
 

@@ -10,7 +10,7 @@ int cairn_serve_runtime_start(cairn_serve *s, const cairn_config *cfg)
 {
     cairn_serve_set_memory_budget(s, cfg->serve.memory_budget);
     int rc = cairn_serve__batch_start(cfg->serve.batch_max, cfg->serve.batch_delay_us,
-                                      cfg->serve.batch_preferred);
+                                      cfg->serve.batch_preferred, cfg->serve.batch_eager);
     if (rc) return rc;
     if (cfg->serve.predlog && cfg->serve.predlog_sample > 0) {
         cairn_predlog_opts o = CAIRN_PREDLOG_OPTS_INIT;

@@ -1,5 +1,6 @@
 // test_serve_batch.mjs - dynamic batching on a real cairn server started
-// with serve.batch_max / serve.batch_delay_us: concurrent 1-row requests
+// with serve.batch_max / serve.batch_delay_us (eager mode off, so a burst
+// always waits for company): concurrent 1-row requests
 // are predicted together (the batch-size histogram in /metrics shows
 // batches of more than one row, and queue time is recorded), every
 // response equals the same row predicted alone by `cairn predict`, a
@@ -26,7 +27,7 @@ let features;
 before(async () => {
   // a long delay so a burst of requests reliably shares batches
   srv = await startServer({ args: ['--set', 'serve.batch_max=8', '--set', 'serve.batch_delay_us=50000',
-    '--set', 'serve.batch_preferred=4,8'] });
+    '--set', 'serve.batch_preferred=4,8', '--set', 'serve.batch_eager=false'] });
   work = await mkdtemp(path.join(tmpdir(), 'cairn-batch-'));
   const text = (await readFile(CSV, 'utf8')).trim().split('\n');
   header = text[0].split(',');
@@ -110,4 +111,23 @@ test('a bad request in a burst fails alone', async () => {
   const [b, ...gs] = await Promise.all([bad, ...good]);
   assert.equal(b.status, 400, b.text);
   for (const g of gs) assert.equal(g.status, 200, g.text);
+});
+
+test('eager batching: a lone client never waits for a batch', async () => {
+  const eager = await startServer({ home: undefined, args: ['--set', 'serve.batch_max=8', '--set', 'serve.batch_delay_us=600000000'] });
+  try {
+    await runCairn(['train', '--data', CSV, '--target', 'diagnosis', '--model', 'gbdt', '--experiment', 'batch',
+      '--register', 'bc', '--out', path.join(work, 'm-eager')], { cwd: work, trackingUri: eager.url });
+    const data = [row(3)];
+    // the batch delay is 10 minutes: a request that waited for company
+    // would never come back within the test's time limit
+    for (let i = 0; i < 5; i++) {
+      const r = await httpCall(eager.url, 'POST', '/v2/models/bc/infer', {
+        body: { inputs: [{ name: 'input-0', shape: [1, features.length], datatype: 'FP64', data }] },
+      });
+      assert.equal(r.status, 200, r.text);
+    }
+  } finally {
+    await eager.stop();
+  }
 });
