@@ -54,7 +54,8 @@ enum { CAIRN_SERVE_OUT_PREDICT, CAIRN_SERVE_OUT_PROBA };
 /* A decoded V2 inference request. */
 typedef struct cairn_serve_v2 {
     struct json_t *root; /* the JSON header (owned) */
-    const char *id;      /* the request's "id", or NULL (borrowed from root) */
+    const char *id;      /* the request's "id", or NULL (borrowed from root or id_owned) */
+    char *id_owned;      /* the "id" the fast decoder copied, or NULL (owned) */
     int want[2];         /* requested outputs, in order (CAIRN_SERVE_OUT_*) */
     int binary[2];       /* 1: output w goes out as binary data */
     int nwant;
@@ -77,6 +78,10 @@ size_t cairn_serve__v2_encode(cairn_buf *out, const cairn_model *m, const cairn_
                               const char *model, int64_t version, const char *id,
                               const double *pred, size_t n, int k);
 int cairn_serve__is_classifier(const cairn_model *m);
+/* Building a categorical column's own dictionary: the code of category s,
+ * appending s (borrowed) to dict when index (a JSON object name -> code)
+ * has not seen it. dict must have room for every distinct value. */
+int32_t cairn_serve__intern(struct json_t *index, const char *s, const char **dict, int32_t *ndict);
 
 /* ---- dynamic batching (serve_batch.c) ---- */
 /* One request waiting in a batch. The caller fills model, frame and done,

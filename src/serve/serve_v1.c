@@ -240,15 +240,7 @@ static int add_cat(cairn_frame *f, const cairn_model *m, const table *t, int j)
         } else if (!json_is_string(v)) {
             rc = cell_error(m, i, j, "a string (category name) or null");
         } else {
-            const char *s = json_string_value(v);
-            json_t *k = json_object_get(index, s);
-            if (k) {
-                codes[i] = (int32_t)json_integer_value(k);
-            } else {
-                json_object_set_new(index, s, json_integer(ndict));
-                dict[ndict] = s;
-                codes[i] = ndict++;
-            }
+            codes[i] = cairn_serve__intern(index, json_string_value(v), dict, &ndict);
         }
     }
     if (!rc) rc = cairn_frame_add_cat(f, cairn_model_feature_name(m, j), codes, dict, ndict);

@@ -338,6 +338,15 @@ static int elem_str(const tensor *t, size_t i, const char **out)
     return 0;
 }
 
+int32_t cairn_serve__intern(struct json_t *index, const char *s, const char **dict, int32_t *ndict)
+{
+    json_t *k = json_object_get(index, s);
+    if (k) return (int32_t)json_integer_value(k);
+    json_object_set_new(index, s, json_integer(*ndict));
+    dict[*ndict] = s;
+    return (*ndict)++;
+}
+
 /* Adds a categorical column from a BYTES tensor (n values, stride apart
  * from `first`): the column's own dictionary is the distinct strings, which
  * predict remaps to the training dictionary by name. */
@@ -359,14 +368,7 @@ static int add_cat(cairn_frame *f, const char *fname, const tensor *t, size_t fi
             codes[i] = -1;
             continue;
         }
-        json_t *k = json_object_get(index, s);
-        if (k) {
-            codes[i] = (int32_t)json_integer_value(k);
-        } else {
-            json_object_set_new(index, s, json_integer(ndict));
-            dict[ndict] = s;
-            codes[i] = ndict++;
-        }
+        codes[i] = cairn_serve__intern(index, s, dict, &ndict);
     }
     rc = cairn_frame_add_cat(f, fname, codes, dict, ndict);
 done:
@@ -578,6 +580,7 @@ void cairn_serve__v2_free(cairn_serve_v2 *r)
     if (!r) return;
     cairn_frame_free(r->frame);
     json_decref(r->root);
+    cairn_free(r->id_owned);
     memset(r, 0, sizeof(*r));
 }
 

@@ -186,3 +186,11 @@ export function mlflowApi(base, prefix = '/api/2.0/mlflow') {
     post: (endpoint, body) => call('POST', endpoint, { body }),
   };
 }
+
+/** Stops srv with SIGTERM and asserts it exited 0 (the log tail explains a failure). */
+export async function stopCleanly(srv) {
+  const log = srv.log();
+  const exit = await srv.stop();
+  if (exit.code !== 0 || exit.signal !== null)
+    throw new Error(`the server must exit 0 on SIGTERM, got ${JSON.stringify(exit)}:\n${log.slice(-4000)}`);
+}
