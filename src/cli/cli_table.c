@@ -18,6 +18,7 @@ CMD(model)
 CMD(deploy)
 CMD(serve)
 CMD(predictions)
+CMD(monitor)
 #undef CMD
 
 const cli_command cli_commands[] = {
@@ -33,6 +34,7 @@ const cli_command cli_commands[] = {
     {"deploy", "create, change, list or delete serving deployments (weighted model routing)", cmd_deploy_run, cmd_deploy_help},
     {"serve", "serve one model without tracking (OIP V2, KServe V1, MLflow scoring), for containers", cmd_serve_run, cmd_serve_help},
     {"predictions", "print the prediction log (what served models answered, for monitoring)", cmd_predictions_run, cmd_predictions_help},
+    {"monitor", "drift and quality of deployed models, alerts, batch drift reports", cmd_monitor_run, cmd_monitor_help},
     {"quickstart", "run the whole job end to end on a fresh temp home (make demo)", cmd_quickstart_run, cmd_quickstart_help},
     {"version", "print the version", cmd_version_run, cmd_version_help},
 };
