@@ -449,3 +449,50 @@ test('malformed binary bodies answer 400 and the server keeps serving', async ()
   r = await call('POST', '/v2/models/bc/versions/1/infer', { inputs: [{ name: 'input-0', shape: [data.length, 30], datatype: 'FP64', data }] });
   assert.equal(r.status, 200, r.text);
 });
+
+test('every numeric datatype, in JSON and as binary data, equals the same values as FP64', async () => {
+  const meta = (await metadata('/v2/models/bc/versions/2')).json;
+  const features = meta.parameters.features.map((f) => f.name);
+  // small non-negative integers fit every type; BOOL gets 0/1
+  const ints = batch(features).map((row) => row.map((x) => Math.min(100, Math.abs(Math.round(x)))));
+  const bools = ints.map((row) => row.map((x) => x % 2));
+  const shape = [ints.length, features.length];
+  const ref = async (values) => (await call('POST', '/v2/models/bc/versions/2/infer',
+    { inputs: [{ name: 'input-0', shape, datatype: 'FP64', data: values }] })).json.outputs;
+  const wantInts = await ref(ints);
+  const wantBools = await ref(bools);
+  const writers = {
+    INT8: [1, (b, v, o) => b.writeInt8(v, o)], INT16: [2, (b, v, o) => b.writeInt16LE(v, o)],
+    INT32: [4, (b, v, o) => b.writeInt32LE(v, o)], INT64: [8, (b, v, o) => b.writeBigInt64LE(BigInt(v), o)],
+    UINT8: [1, (b, v, o) => b.writeUInt8(v, o)], UINT16: [2, (b, v, o) => b.writeUInt16LE(v, o)],
+    UINT32: [4, (b, v, o) => b.writeUInt32LE(v, o)], UINT64: [8, (b, v, o) => b.writeBigUInt64LE(BigInt(v), o)],
+    FP32: [4, (b, v, o) => b.writeFloatLE(v, o)], FP64: [8, (b, v, o) => b.writeDoubleLE(v, o)],
+    BOOL: [1, (b, v, o) => b.writeUInt8(v, o)],
+  };
+  for (const [dt, [size, write]] of Object.entries(writers)) {
+    const values = dt === 'BOOL' ? bools : ints;
+    const want = dt === 'BOOL' ? wantBools : wantInts;
+    const json = dt === 'BOOL' ? values.map((row) => row.map((x) => x === 1)) : values;
+    const r = await call('POST', '/v2/models/bc/versions/2/infer', { inputs: [{ name: 'input-0', shape, datatype: dt, data: json }] });
+    assert.equal(r.status, 200, `${dt} JSON: ${r.text}`);
+    assert.deepEqual(r.json.outputs, want, `${dt} JSON`);
+    const flat = values.flat();
+    const buf = Buffer.alloc(flat.length * size);
+    flat.forEach((v, i) => write(buf, v, i * size));
+    const b = await callBinary('/v2/models/bc/versions/2/infer',
+      { inputs: [{ name: 'input-0', shape, datatype: dt, parameters: { binary_data_size: buf.length } }] }, buf);
+    assert.equal(b.status, 200, `${dt} binary: ${b.text}`);
+    assert.deepEqual(b.json.outputs, want, `${dt} binary`);
+  }
+  // out-of-range integers and non-booleans are refused
+  for (const [dt, v] of [['INT8', 128], ['UINT8', -1], ['UINT16', 65536], ['BOOL', 2], ['INT32', 1.5]]) {
+    const data = ints.map((row) => row.slice());
+    data[0][0] = v;
+    expectErr(await call('POST', '/v2/models/bc/versions/2/infer', { inputs: [{ name: 'input-0', shape, datatype: dt, data }] }), 400);
+  }
+  const badBool = Buffer.alloc(ints.length * features.length, 0);
+  badBool[3] = 7;
+  const r = await callBinary('/v2/models/bc/versions/2/infer',
+    { inputs: [{ name: 'input-0', shape, datatype: 'BOOL', parameters: { binary_data_size: badBool.length } }] }, badBool);
+  assert.equal(r.status, 400, r.text);
+});
