@@ -71,6 +71,12 @@ typedef struct cairn_serve_v2 {
 int cairn_serve__v2_decode(const cairn_model *m, const char *body, size_t len, int64_t header_len,
                            cairn_serve_v2 *r);
 void cairn_serve__v2_free(cairn_serve_v2 *r);
+/* The fast decoder of serve_v2fast.c for the common all-JSON body (an "id"
+ * and FP64/FP32 numeric "inputs", nothing else). Returns 1 when it decoded
+ * body into r exactly as cairn_serve__v2_decode would (free r with
+ * cairn_serve__v2_free), 0 when the body is not of that shape: r is then
+ * zeroed, no error is set and the caller decodes the general way. */
+int cairn_serve__v2_fast(const cairn_model *m, const char *body, size_t len, cairn_serve_v2 *r);
 /* Appends the response for r (n rows of k outputs in pred) to out. Returns
  * the JSON header's length when binary outputs follow it (send it as
  * Inference-Header-Content-Length), else 0. */
