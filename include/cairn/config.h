@@ -40,6 +40,7 @@ typedef struct cairn_config {
         double predlog_sample; /* serve.predlog_sample: fraction of predictions logged, 0..1, default 1 */
         size_t predlog_max_bytes;     /* serve.predlog_max_bytes: whole log bound, default 1 GiB */
         size_t predlog_segment_bytes; /* serve.predlog_segment_bytes: rotation size, default 64 MiB */
+        char *monitor_policy; /* serve.monitor_policy: the monitoring policy file (YAML), default none */
     } serve;
     struct {
         char *tracking_uri;  /* client.tracking_uri (also CAIRN_TRACKING_URI), default http://127.0.0.1:5000 */

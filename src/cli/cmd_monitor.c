@@ -10,6 +10,10 @@
 
 int cmd_monitor_run(int argc, char **argv, cairn_config *cfg);
 void cmd_monitor_help(void);
+int cmd_monitor_feedback(int argc, char **argv, cairn_config *cfg);
+void cmd_monitor_feedback_help(void);
+int cmd_monitor_alerts(int argc, char **argv, cairn_config *cfg);
+void cmd_monitor_alerts_help(void);
 
 typedef struct verb {
     const char *name, *summary;
@@ -19,6 +23,10 @@ typedef struct verb {
 
 /* One row per verb; each verb's functions live in cmd_monitor_<verb>.c. */
 static const verb verbs[] = {
+    {"feedback", "attach ground-truth labels to logged predictions", cmd_monitor_feedback,
+     cmd_monitor_feedback_help},
+    {"alerts", "list alerts (firing, resolved) and webhook dead letters", cmd_monitor_alerts,
+     cmd_monitor_alerts_help},
     {NULL, NULL, NULL, NULL}, /* end */
 };
 

@@ -41,6 +41,7 @@ static const struct key keys[] = {
     {"serve.predlog_sample", K_FRACTION, F(serve.predlog_sample)},
     {"serve.predlog_max_bytes", K_SIZE, F(serve.predlog_max_bytes)},
     {"serve.predlog_segment_bytes", K_SIZE, F(serve.predlog_segment_bytes)},
+    {"serve.monitor_policy", K_STR, F(serve.monitor_policy)},
     {"client.tracking_uri", K_STR, F(client.tracking_uri)},
     {"log.level", K_LEVEL, F(log_level)},
 };

@@ -22,6 +22,7 @@
 
 #include "cairn/serve.h"
 #include "serve_internal.h"
+#include "monitor_quality.h"
 
 
 /* ================= responses ================= */
@@ -99,7 +100,9 @@ static int parse_model_path(cairn_http_req *req, const char *rest, route *r)
     }
     if (i < n) {
         r->action = parts[i++];
-        if (strcmp(r->action, "ready") && strcmp(r->action, "infer")) return -1;
+        if (strcmp(r->action, "ready") && strcmp(r->action, "infer") &&
+            strcmp(r->action, "feedback"))
+            return -1;
     }
     if (i != n || !*r->name) return -1;
     return 0;
@@ -245,6 +248,8 @@ static void infer_answer(infer_ctx *c, const double *pred, int64_t queue_ns, int
                                  total, c->r.frame, pred, k};
         cairn_predlog_append(log, &rec); /* a full buffer drops (counted), never waits */
     }
+    /* quality monitoring: remember the outputs so delayed labels can join by id */
+    cairn_serve__quality_record(rid, c->deployment, name, version, m, pred, n, k);
     if (c->deployment) {
         cairn_serve__deploy_observe(c->deployment, name, version, 1, total);
         if (c->pick.shadow_model) { /* the frame moves to the shadow worker */
@@ -339,6 +344,15 @@ static int models_route(cairn_http_req *req, cairn_serve *s, const char *rest)
         return 0;
     }
     int is_infer = strcmp(r.action, "infer") == 0;
+    if (!strcmp(r.action, "feedback")) { /* delayed labels (monitor_quality.c) */
+        if (cairn_http_req_method(req) != CAIRN_HTTP_POST || r.version) {
+            cairn_http_set_header(req, "Allow", "POST");
+            respond_err(req, r.version ? 404 : 405,
+                        r.version ? "feedback takes no version" : "feedback takes POST");
+            return 0;
+        }
+        return cairn_serve__quality_feedback(req, r.name);
+    }
     if (cairn_http_req_method(req) != (is_infer ? CAIRN_HTTP_POST : CAIRN_HTTP_GET)) {
         cairn_http_set_header(req, "Allow", is_infer ? "POST" : "GET");
         respond_err(req, 405, is_infer ? "infer takes POST" : "this endpoint takes GET");
@@ -465,5 +479,6 @@ int cairn_serve_mount(cairn_serve *s, cairn_http_server *srv)
 {
     int rc = cairn_serve_mount_inference(s, srv);
     if (!rc) rc = cairn_serve__mount_deploy(s, srv);
+    if (!rc) rc = cairn_serve__quality_mount(s, srv);
     return rc;
 }

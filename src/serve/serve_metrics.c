@@ -22,6 +22,8 @@
 #include <string.h>
 
 #include "cairn/serve.h"
+#include "monitor_alerts.h"
+#include "monitor_quality.h"
 #include "serve_internal.h"
 
 /* Upper bounds of the latency buckets, in nanoseconds (50 µs .. 5 s). */
@@ -276,6 +278,8 @@ void cairn_serve_metrics_write(cairn_serve *s, cairn_buf *out)
     put_family(out, "cairn_model_memory_bytes", "gauge", "Heap bytes held by one loaded model version.");
     cairn_serve_foreach_loaded(s, put_model_memory, out);
     cairn_serve__deploy_metrics_write(out);
+    cairn_serve__quality_metrics_write(out);
+    cairn_serve__alerts_metrics_write(out);
     cairn_predlog *log = cairn_serve__predlog(s);
     if (log) {
         cairn_predlog_stats st;

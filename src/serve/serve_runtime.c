@@ -4,7 +4,20 @@
  * deployments' shift timer and shadow worker. One place for both servers
  * (`cairn server` and `cairn serve`) to apply cfg->serve.*.
  */
+#include "monitor_alerts.h"
+#include "monitor_quality.h"
 #include "serve_internal.h"
+
+#include <string.h>
+
+/* Quality windows feed the alert engine (metric names as the policy's). */
+static void quality_to_alerts(const char *deployment, const char *metric, double value,
+                              int64_t window_end_ms, void *payload)
+{
+    (void)payload;
+    if (strcmp(metric, "f1_macro") == 0) metric = "f1";
+    cairn_serve__alerts_signal(deployment, CAIRN_ALERT_QUALITY, metric, value, window_end_ms);
+}
 
 int cairn_serve_runtime_start(cairn_serve *s, const cairn_config *cfg)
 {
@@ -25,6 +38,23 @@ int cairn_serve_runtime_start(cairn_serve *s, const cairn_config *cfg)
         }
         cairn_serve__set_predlog(s, l);
     }
+    cairn_monitor_policy *policy = NULL;
+    if ((cfg->serve.monitor_policy &&
+         (rc = cairn_monitor_policy_load(&policy, cfg->serve.monitor_policy))) ||
+        (rc = cairn_serve__alerts_start(cairn_serve__store(s), policy))) {
+        cairn_serve_runtime_stop(s);
+        return rc;
+    }
+    cairn_quality_opts q = CAIRN_QUALITY_OPTS_INIT;
+    q.predlog_dir = cfg->serve.predlog ? cfg->serve.predlog_dir : NULL;
+    const cairn_monitor_policy *p = cairn_serve__alerts_policy();
+    if (p) { /* the policy's top-level window (labels arrive per deployment) */
+        cairn_monitor_window w = cairn_monitor_policy_window(p, NULL);
+        q.window_rows = w.rows;
+        q.window_seconds = w.seconds;
+    }
+    cairn_serve__quality_configure(&q);
+    cairn_serve__quality_on_window(quality_to_alerts, NULL);
     return 0;
 }
 
@@ -33,6 +63,8 @@ void cairn_serve_runtime_stop(cairn_serve *s)
     if (!s) return;
     cairn_serve__batch_stop();
     cairn_serve__deploy_shutdown();
+    cairn_serve__quality_shutdown();
+    cairn_serve__alerts_stop();
     cairn_predlog *l = cairn_serve__predlog(s);
     cairn_serve__set_predlog(s, NULL);
     cairn_predlog_close(l); /* flushes */

@@ -13,6 +13,7 @@
 #include "cairn/store.h"
 #include "cairn/track.h"
 #include "server_internal.h"
+#include "serve/monitor_alerts.h"
 #include "track/api.h"
 
 struct cairn_server {
@@ -89,7 +90,8 @@ int cairn_server_new(cairn_server **out, const cairn_config *cfg)
         (rc = cairn_track_mount(s->track, s->http)) ||
         (rc = cairn_track_artifacts_mount(s->track, s->blob, s->http, cfg->http.artifact_limit)) ||
         (rc = cairn_registry_mount(s->registry, s->http)) ||
-        (rc = cairn_serve_mount(s->serve, s->http)))
+        (rc = cairn_serve_mount(s->serve, s->http)) ||
+        (rc = cairn_serve__alerts_mount(s->http, cfg->http.host)))
         goto fail;
     *out = s;
     return 0;
