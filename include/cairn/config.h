@@ -40,6 +40,7 @@ typedef struct cairn_config {
         double predlog_sample; /* serve.predlog_sample: fraction of predictions logged, 0..1, default 1 */
         size_t predlog_max_bytes;     /* serve.predlog_max_bytes: whole log bound, default 1 GiB */
         size_t predlog_segment_bytes; /* serve.predlog_segment_bytes: rotation size, default 64 MiB */
+        int monitor;          /* serve.monitor: inline drift monitoring of predictions, default 1 */
         char *monitor_policy; /* serve.monitor_policy: the monitoring policy file (YAML), default none */
     } serve;
     struct {

@@ -14,6 +14,10 @@ int cmd_monitor_feedback(int argc, char **argv, cairn_config *cfg);
 void cmd_monitor_feedback_help(void);
 int cmd_monitor_alerts(int argc, char **argv, cairn_config *cfg);
 void cmd_monitor_alerts_help(void);
+int cmd_monitor_status(int argc, char **argv, cairn_config *cfg);
+void cmd_monitor_status_help(void);
+int cmd_monitor_history(int argc, char **argv, cairn_config *cfg);
+void cmd_monitor_history_help(void);
 
 typedef struct verb {
     const char *name, *summary;
@@ -23,6 +27,10 @@ typedef struct verb {
 
 /* One row per verb; each verb's functions live in cmd_monitor_<verb>.c. */
 static const verb verbs[] = {
+    {"status", "drift windows of each monitored deployment: open and last closed",
+     cmd_monitor_status, cmd_monitor_status_help},
+    {"history", "closed drift windows with per-feature results", cmd_monitor_history,
+     cmd_monitor_history_help},
     {"feedback", "attach ground-truth labels to logged predictions", cmd_monitor_feedback,
      cmd_monitor_feedback_help},
     {"alerts", "list alerts (firing, resolved) and webhook dead letters", cmd_monitor_alerts,

@@ -41,6 +41,7 @@ static const struct key keys[] = {
     {"serve.predlog_sample", K_FRACTION, F(serve.predlog_sample)},
     {"serve.predlog_max_bytes", K_SIZE, F(serve.predlog_max_bytes)},
     {"serve.predlog_segment_bytes", K_SIZE, F(serve.predlog_segment_bytes)},
+    {"serve.monitor", K_BOOL, F(serve.monitor)},
     {"serve.monitor_policy", K_STR, F(serve.monitor_policy)},
     {"client.tracking_uri", K_STR, F(client.tracking_uri)},
     {"log.level", K_LEVEL, F(log_level)},
@@ -62,6 +63,7 @@ void cairn_config_init(cairn_config *cfg)
     cfg->serve.batch_delay_us = 500;
     cfg->serve.batch_eager = 1;
     cfg->serve.predlog = 1;
+    cfg->serve.monitor = 1;
     cfg->serve.predlog_sample = 1.0;
     cfg->serve.predlog_max_bytes = (size_t)1 << 30;
     cfg->serve.predlog_segment_bytes = (size_t)64 << 20;

@@ -22,6 +22,7 @@
 
 #include "cairn/serve.h"
 #include "serve_internal.h"
+#include "monitor_drift.h"
 #include "monitor_quality.h"
 
 
@@ -250,6 +251,7 @@ static void infer_answer(infer_ctx *c, const double *pred, int64_t queue_ns, int
     }
     /* quality monitoring: remember the outputs so delayed labels can join by id */
     cairn_serve__quality_record(rid, c->deployment, name, version, m, pred, n, k);
+    cairn_serve__drift_observe(c->deployment, c->sm, c->r.frame, pred, n, k);
     if (c->deployment) {
         cairn_serve__deploy_observe(c->deployment, name, version, 1, total);
         if (c->pick.shadow_model) { /* the frame moves to the shadow worker */
@@ -480,5 +482,6 @@ int cairn_serve_mount(cairn_serve *s, cairn_http_server *srv)
     int rc = cairn_serve_mount_inference(s, srv);
     if (!rc) rc = cairn_serve__mount_deploy(s, srv);
     if (!rc) rc = cairn_serve__quality_mount(s, srv);
+    if (!rc) rc = cairn_serve__drift_mount(srv);
     return rc;
 }

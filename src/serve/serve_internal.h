@@ -45,6 +45,13 @@ int cairn_serve__mount_v1(cairn_serve *s, cairn_http_server *srv);
 cairn_predlog *cairn_serve__predlog(cairn_serve *s);
 void cairn_serve__set_predlog(cairn_serve *s, cairn_predlog *l);
 
+/* Reads the artifact `file` (e.g. "profile.json") stored beside version
+ * `version` of model `name` into out (its max is set to the file's size).
+ * CAIRN_ENOTFOUND when the version or the file is missing, CAIRN_ETOOBIG,
+ * store and blob errors. Thread-safe. */
+int cairn_serve__version_file(cairn_serve *s, const char *name, int64_t version, const char *file,
+                              cairn_buf *out);
+
 /* The metadata store s was created with (borrowed). */
 cairn_store *cairn_serve__store(cairn_serve *s);
 

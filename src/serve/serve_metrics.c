@@ -23,6 +23,7 @@
 
 #include "cairn/serve.h"
 #include "monitor_alerts.h"
+#include "monitor_drift.h"
 #include "monitor_quality.h"
 #include "serve_internal.h"
 
@@ -280,6 +281,7 @@ void cairn_serve_metrics_write(cairn_serve *s, cairn_buf *out)
     cairn_serve__deploy_metrics_write(out);
     cairn_serve__quality_metrics_write(out);
     cairn_serve__alerts_metrics_write(out);
+    cairn_serve__drift_metrics_write(out);
     cairn_predlog *log = cairn_serve__predlog(s);
     if (log) {
         cairn_predlog_stats st;

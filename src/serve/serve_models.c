@@ -302,11 +302,11 @@ static int blob_row(const cairn_value *cols, int ncols, void *payload)
     return 1;
 }
 
-/* Writes the artifact-index path of the model file under `source` into
+/* Writes the artifact-index path of `file` under `source` into
  * path: mlflow-artifacts:[//authority]/X -> "X/model.cairn"; runs:/RUN/SUB
  * goes through the run's artifact_uri first. CAIRN_EUNSUPPORTED for
  * sources outside this server's artifact store. */
-static int model_path(cairn_serve *s, const char *source, cairn_buf *path)
+static int file_path(cairn_serve *s, const char *source, const char *file, cairn_buf *path)
 {
     cairn_buf uri = CAIRN_BUF_INIT(0);
     int rc = 0;
@@ -347,17 +347,17 @@ static int model_path(cairn_serve *s, const char *source, cairn_buf *path)
         n--;
     cairn_buf_put(path, p, n);
     if (n) cairn_buf_putc(path, '/');
-    cairn_buf_puts(path, MODEL_FILE);
+    cairn_buf_puts(path, file);
     rc = 0;
 done:
     cairn_buf_free(&uri);
     return rc;
 }
 
-/* Reads and parses the model file of (name, version); *out is the caller's. */
-static int load_model(cairn_serve *s, const char *name, int64_t version, cairn_model **out)
+int cairn_serve__version_file(cairn_serve *s, const char *name, int64_t version, const char *file,
+                              cairn_buf *out)
 {
-    cairn_buf src = CAIRN_BUF_INIT(0), path = CAIRN_BUF_INIT(0), data = CAIRN_BUF_INIT(0);
+    cairn_buf src = CAIRN_BUF_INIT(0), path = CAIRN_BUF_INIT(0);
     blob_ref ref = {{0}, 0, 0};
     cairn_value p[2] = {CAIRN_VTEXT(name), CAIRN_VINT(version)};
     int rc = cairn_store_query(s->store,
@@ -369,7 +369,7 @@ static int load_model(cairn_serve *s, const char *name, int64_t version, cairn_m
                              name, (long long)version);
         goto done;
     }
-    if ((rc = model_path(s, cairn_buf_cstr(&src), &path))) goto done;
+    if ((rc = file_path(s, cairn_buf_cstr(&src), file, &path))) goto done;
     cairn_value pp = CAIRN_VTEXT(cairn_buf_cstr(&path));
     rc = cairn_store_query(s->store, "SELECT sha256, size FROM artifacts WHERE path = ?", &pp, 1,
                            blob_row, &ref);
@@ -377,23 +377,32 @@ static int load_model(cairn_serve *s, const char *name, int64_t version, cairn_m
     if (!ref.found) {
         rc = cairn_error_set(CAIRN_ENOTFOUND, SERVE_SUBSYS,
                              "version %lld of model '%.200s' has no %s at '%.300s'",
-                             (long long)version, name, MODEL_FILE, cairn_buf_cstr(&path));
+                             (long long)version, name, file, cairn_buf_cstr(&path));
         goto done;
     }
     if (ref.size < 0 || (uint64_t)ref.size > MODEL_MAX) {
-        rc = cairn_error_set(CAIRN_ETOOBIG, SERVE_SUBSYS, "model file of '%.200s' is too large",
+        rc = cairn_error_set(CAIRN_ETOOBIG, SERVE_SUBSYS, "%s of '%.200s' is too large", file,
                              name);
         goto done;
     }
-    data.max = (size_t)ref.size + 1;
-    if ((rc = cairn_blob_get(s->blob, ref.sha, &data))) goto done;
-    rc = cairn_model_from_bytes(out, data.ptr, data.len);
+    out->max = (size_t)ref.size + 1;
+    rc = cairn_blob_get(s->blob, ref.sha, out);
 done:
     cairn_buf_free(&src);
     cairn_buf_free(&path);
+    return rc;
+}
+
+/* Reads and parses the model file of (name, version); *out is the caller's. */
+static int load_model(cairn_serve *s, const char *name, int64_t version, cairn_model **out)
+{
+    cairn_buf data = CAIRN_BUF_INIT(0);
+    int rc = cairn_serve__version_file(s, name, version, MODEL_FILE, &data);
+    if (!rc) rc = cairn_model_from_bytes(out, data.ptr, data.len);
     cairn_buf_free(&data);
     return rc;
 }
+
 
 /* ================= the resolution table ================= */
 

@@ -5,6 +5,7 @@
  * (`cairn server` and `cairn serve`) to apply cfg->serve.*.
  */
 #include "monitor_alerts.h"
+#include "monitor_drift.h"
 #include "monitor_quality.h"
 #include "serve_internal.h"
 
@@ -55,6 +56,10 @@ int cairn_serve_runtime_start(cairn_serve *s, const cairn_config *cfg)
     }
     cairn_serve__quality_configure(&q);
     cairn_serve__quality_on_window(quality_to_alerts, NULL);
+    if ((rc = cairn_serve__drift_start(s, cfg->serve.monitor, 1000, 300))) {
+        cairn_serve_runtime_stop(s);
+        return rc;
+    }
     return 0;
 }
 
@@ -62,6 +67,7 @@ void cairn_serve_runtime_stop(cairn_serve *s)
 {
     if (!s) return;
     cairn_serve__batch_stop();
+    cairn_serve__drift_stop(); /* evaluates the open windows: before the alert engine stops */
     cairn_serve__deploy_shutdown();
     cairn_serve__quality_shutdown();
     cairn_serve__alerts_stop();
