@@ -78,6 +78,11 @@ def train(argv):
         if train_s is None:
             train_s = time.perf_counter() - t0
         booster.save_model(os.path.join(out, "model_%d.json" % k))
+        if k == 0:  # reference rows: cairn builds model 0's profile.json from them
+            with open(os.path.join(out, "ref_0.csv"), "w") as f:
+                f.write(",".join(names) + "\n")
+                for row in X[:5000]:
+                    f.write(",".join("%.9g" % v for v in row) + "\n")
     # request rows from a fresh draw of the same distribution
     Xq, _ = make_data(64, nf, seed + 1000)
     with open(os.path.join(out, "body_1.json"), "w") as f:

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "cairn/core.h"
+#include "cairn/csv.h"
+#include "cairn/profile.h"
 #include "cli_client.h"
 #include "train_common.h"
 
@@ -20,13 +22,17 @@ void cmd_model_help(void);
 void cmd_model_help(void)
 {
     printf("usage: cairn model inspect MODEL [--json]\n"
-           "       cairn model import (--xgboost FILE.json | --lightgbm FILE.txt) --out DIR\n\n"
+           "       cairn model import (--xgboost FILE.json | --lightgbm FILE.txt) --out DIR\n"
+           "                          [--data TRAIN.csv]\n\n"
            "Prints what MODEL (a model directory, a model.cairn file, models:/NAME/VERSION,\n"
            "models:/NAME@ALIAS or runs:/RUN_ID/PATH) holds: a summary, or with --json the\n"
            "whole model (schema, parameters, every tree node) as JSON.\n\n"
            "import reads an XGBoost JSON model (save_model(\"m.json\")) or a LightGBM text\n"
            "model (save_model(\"m.txt\")) into Cairn's tree runtime and writes a model\n"
-           "directory (model.cairn, MLmodel) that predict, evaluate and serving use.\n");
+           "directory (model.cairn, MLmodel) that predict, evaluate and serving use.\n"
+           "With --data, the training CSV (columns named as the model's features) also\n"
+           "gives the directory a profile.json, the reference that serving's drift\n"
+           "monitoring compares traffic against.\n");
 }
 
 static void print_trees(json_t *p)
@@ -104,15 +110,54 @@ static void print_summary(const cairn_model *m, json_t *j)
     }
 }
 
+/* Writes dir/profile.json: the reference profile of the model's features
+ * in the CSV at data (columns named as the model's features) and of the
+ * model's predictions on those rows, as `cairn train` writes for its own
+ * models, so imported models are monitored too. */
+static int write_profile(const cairn_model *m, const char *data, const char *dir)
+{
+    cairn_frame *csv = NULL;
+    cairn_profile *p = NULL;
+    int nf = cairn_model_n_features(m), k = cairn_model_n_outputs(m);
+    int rc = cairn_csv_read_file(&csv, data, NULL);
+    if (rc) return rc;
+    cairn_column *cols = cairn_calloc((size_t)(nf ? nf : 1), sizeof(*cols));
+    for (int j = 0; j < nf && !rc; j++) {
+        int c = cairn_frame_find(csv, cairn_model_feature_name(m, j));
+        if (c < 0)
+            rc = cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML,
+                                 "%s has no column '%s' (a feature of the model)", data,
+                                 cairn_model_feature_name(m, j));
+        else
+            cols[j] = csv->cols[c]; /* borrowed: the view owns nothing */
+    }
+    cairn_frame view = {csv->nrows, nf, cols};
+    double *pred = cairn_malloc(sizeof(double) * (csv->nrows ? csv->nrows : 1) * (size_t)k);
+    if (!rc) rc = cairn_model_predict(m, &view, pred, 0);
+    if (!rc) rc = cairn_profile_build(&p, &view, pred, k, NULL);
+    cairn_buf pb = CAIRN_BUF_INIT(1u << 30);
+    if (!rc) rc = cairn_profile_to_json(p, &pb);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/profile.json", dir);
+    if (!rc) rc = cli_ml_write_file(path, pb.ptr, pb.len);
+    cairn_buf_free(&pb);
+    cairn_profile_free(p);
+    cairn_free(pred);
+    cairn_free(cols);
+    cairn_frame_free(csv);
+    return rc;
+}
+
 /* `cairn model import`: a foreign tree model into a model directory. */
 static int import_model(int argc, char **argv)
 {
-    const char *xgb = NULL, *lgbm = NULL, *out = NULL;
+    const char *xgb = NULL, *lgbm = NULL, *out = NULL, *data = NULL;
     for (int i = 2; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--xgboost") && v) xgb = argv[++i];
         else if (!strcmp(argv[i], "--lightgbm") && v) lgbm = argv[++i];
         else if (!strcmp(argv[i], "--out") && v) out = argv[++i];
+        else if (!strcmp(argv[i], "--data") && v) data = argv[++i];
         else return cli_usage_error("model import: unknown or incomplete option '%s'", argv[i]);
     }
     if (!xgb == !lgbm) return cli_usage_error("model import: give one of --xgboost FILE or --lightgbm FILE");
@@ -133,6 +178,7 @@ static int import_model(int argc, char **argv)
         snprintf(path, sizeof(path), "%s/MLmodel", out);
         rc = cli_ml_write_file(path, yaml.ptr, yaml.len);
     }
+    if (!rc && data) rc = write_profile(m, data, out);
     int code = rc ? cli_fail() : 0;
     if (!rc)
         printf("imported %s model (%d features, %d outputs) into %s\n", xgb ? "XGBoost" : "LightGBM",

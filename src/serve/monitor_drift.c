@@ -275,6 +275,11 @@ static void add_input(dfeat *f, const cairn_frame *X, size_t n)
     }
 }
 
+int cairn_serve__drift_enabled(void)
+{
+    return M.enabled;
+}
+
 void cairn_serve__drift_observe(const char *deployment, const cairn_serve_model *sm,
                                 const cairn_frame *X, const double *pred, size_t n, int k)
 {

@@ -20,6 +20,9 @@ int cairn_serve__drift_start(cairn_serve *s, int enabled, int64_t default_rows,
  * series. Call after the HTTP server has stopped. Safe without a start. */
 void cairn_serve__drift_stop(void);
 
+/* 1 when inline monitoring (serve.monitor) is on. */
+int cairn_serve__drift_enabled(void);
+
 /* The hot path: adds the n rows of frame X (the request's input columns)
  * and pred (n x k outputs) to the current window of (deployment or "",
  * model, version). The first call for a series loads its profile.json

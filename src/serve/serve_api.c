@@ -250,8 +250,10 @@ static void infer_answer(infer_ctx *c, const double *pred, int64_t queue_ns, int
         cairn_predlog_append(log, &rec); /* a full buffer drops (counted), never waits */
     }
     /* quality monitoring: remember the outputs so delayed labels can join by id */
-    cairn_serve__quality_record(rid, c->deployment, name, version, m, pred, n, k);
-    cairn_serve__drift_observe(c->deployment, c->sm, c->r.frame, pred, n, k);
+    if (cairn_serve__drift_enabled()) { /* serve.monitor: the inline monitors */
+        cairn_serve__quality_record(rid, c->deployment, name, version, m, pred, n, k);
+        cairn_serve__drift_observe(c->deployment, c->sm, c->r.frame, pred, n, k);
+    }
     if (c->deployment) {
         cairn_serve__deploy_observe(c->deployment, name, version, 1, total);
         if (c->pick.shadow_model) { /* the frame moves to the shadow worker */

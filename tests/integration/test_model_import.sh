@@ -32,6 +32,18 @@ for kind in bin multi; do
 done
 "$CAIRN" model import --lightgbm "$fx/lgbm_multi.txt" --out "$dir/lgbm" >/dev/null && ok || bad "import lightgbm"
 "$CAIRN" model inspect "$dir/lgbm" | grep -q "task        multiclass" && ok || bad "inspect lightgbm"
+# --data: the training rows give the imported model a reference profile
+"$CAIRN" model import --xgboost "$fx/xgb_bin.json" --data "$fx/xgb_bin.csv" --out "$dir/xgb_prof" >/dev/null &&
+    ok || bad "import with --data"
+node -e '
+    const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const names = p.features.map((f) => f.name);
+    if (names.join(",") !== "f0,f1,f2,f3") { console.error("features", names); process.exit(1); }
+    if (!p.predictions || p.predictions.length !== 1) { console.error("predictions", p.predictions); process.exit(1); }
+' "$dir/xgb_prof/profile.json" && ok || bad "profile.json of the model's features and predictions"
+printf 'a,b\n1,2\n' >"$dir/nofeat.csv"
+"$CAIRN" model import --xgboost "$fx/xgb_bin.json" --data "$dir/nofeat.csv" --out "$dir/xgb_bad" 2>"$dir/err"
+[ $? -eq 1 ] && grep -q "no column 'f0'" "$dir/err" && ok || bad "--data without the model's columns: clear error"
 echo '{"learner": 5}' >"$dir/broken.json"
 "$CAIRN" model import --xgboost "$dir/broken.json" --out "$dir/broken" 2>"$dir/err"
 [ $? -eq 1 ] && [ "$(wc -l <"$dir/err")" -eq 1 ] && ok || bad "malformed model: exit 1 with one line"
