@@ -59,6 +59,8 @@ typedef struct qmeta {
 /* One remembered request: one allocation holding the strings and outputs. */
 typedef struct qentry {
     struct qentry *hnext;
+    struct qentry **hpprev; /* the link pointing at this entry: O(1) unlink even when
+                             * many requests share one id (one long chain) */
     uint64_t hash;
     int64_t time_ms;
     int64_t version;
@@ -298,10 +300,8 @@ static void index_init(void)
 
 static void unlink_entry(qentry *e)
 {
-    qentry **pp = &Q.bucket[e->hash & (Q.nbucket - 1)];
-    while (*pp && *pp != e)
-        pp = &(*pp)->hnext;
-    if (*pp) *pp = e->hnext;
+    *e->hpprev = e->hnext;
+    if (e->hnext) e->hnext->hpprev = e->hpprev;
 }
 
 void cairn_serve__quality_record(const char *request_id, const char *deployment, const char *model,
@@ -339,6 +339,8 @@ void cairn_serve__quality_record(const char *request_id, const char *deployment,
     Q.head = (Q.head + 1) % Q.cap;
     qentry **b = &Q.bucket[e->hash & (Q.nbucket - 1)];
     e->hnext = *b; /* newest first: a reused id finds its latest request */
+    if (*b) (*b)->hpprev = &e->hnext;
+    e->hpprev = b;
     *b = e;
     pthread_mutex_unlock(&Q.mu);
     cairn_free(old);
