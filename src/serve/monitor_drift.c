@@ -64,6 +64,8 @@ typedef struct series {
     int last_drifted;
     cairn_dstats dprev;        /* request statistics at the last close */
     cairn_shadow_stats sprev;
+    struct closed *pending;    /* its closed window still queued (M.qmu), or NULL */
+    uint64_t coalesced;        /* windows merged into a queued one (the thread was behind) */
 } series;
 
 /* A closed window on its way to evaluation. */
@@ -219,13 +221,35 @@ static series *series_get(const char *dep, const cairn_serve_model *sm)
 /* ================= windows ================= */
 
 /* Detaches the open window of s (caller holds s->mu; rows > 0) and queues
- * it; fresh sketches take its place. */
+ * it; fresh sketches take its place. When the previous closed window of s
+ * is still queued (the window thread is behind), the open window is merged
+ * into it instead (sketch merges are exact), so at most one closed window
+ * per series waits and memory stays bounded under any load. */
 static void close_window(series *s, int64_t now_ms)
 {
-    closed *c = cairn_calloc(1, sizeof(*c));
+    int64_t end = now_ms > s->last_end_ms ? now_ms : s->last_end_ms + 1; /* unique per series */
+    pthread_mutex_lock(&M.qmu);
+    closed *c = s->pending;
+    if (c) {
+        for (int i = 0; i < s->nf; i++) {
+            dfeat *f = &s->f[i];
+            if (f->sk && c->sk[i] && !cairn_sketch_merge(c->sk[i], f->sk)) cairn_sketch_reset(f->sk);
+            if (f->cc && c->cc[i] && !cairn_catcount_merge(c->cc[i], f->cc)) cairn_catcount_reset(f->cc);
+        }
+        c->end_ms = end;
+        c->rows += s->rows;
+        s->coalesced++;
+        pthread_mutex_unlock(&M.qmu);
+        s->last_end_ms = end;
+        s->rows = 0;
+        s->start_ms = 0;
+        return;
+    }
+    pthread_mutex_unlock(&M.qmu);
+    c = cairn_calloc(1, sizeof(*c));
     c->s = s;
     c->start_ms = s->start_ms;
-    c->end_ms = now_ms > s->last_end_ms ? now_ms : s->last_end_ms + 1; /* unique per series */
+    c->end_ms = end;
     c->rows = s->rows;
     c->sk = cairn_calloc((size_t)s->nf + 1, sizeof(*c->sk));
     c->cc = cairn_calloc((size_t)s->nf + 1, sizeof(*c->cc));
@@ -242,10 +266,11 @@ static void close_window(series *s, int64_t now_ms)
             c->cc[i] = NULL;
         }
     }
-    s->last_end_ms = c->end_ms;
+    s->last_end_ms = end;
     s->rows = 0;
     s->start_ms = 0;
     pthread_mutex_lock(&M.qmu);
+    s->pending = c;
     *M.qtail = c;
     M.qtail = &c->next;
     pthread_cond_signal(&M.qcv);
@@ -308,7 +333,7 @@ typedef struct wresult {
     cairn_drift_result *r; /* (nf) */
     int *ok;               /* (nf) the statistic could be computed */
     int drifted, evaluated;
-    double error_rate, p99_ms, shadow_agreement;
+    double error_rate, p99_ms, shadow_agreement, shadow_abs_diff;
     uint64_t requests, shadow_rows;
     int has_requests, has_shadow;
 } wresult;
@@ -322,7 +347,7 @@ static int store_window(cairn_store_tx *tx, void *payload)
 {
     wresult *w = payload;
     series *s = w->c->s;
-    cairn_value p[13] = {CAIRN_VTEXT(s->deployment),
+    cairn_value p[14] = {CAIRN_VTEXT(s->deployment),
                          CAIRN_VTEXT(s->model),
                          CAIRN_VINT(s->version),
                          CAIRN_VINT(w->c->end_ms),
@@ -334,13 +359,14 @@ static int store_window(cairn_store_tx *tx, void *payload)
                          w->has_requests ? real_or_null(w->error_rate) : CAIRN_VNULL,
                          w->has_requests ? real_or_null(w->p99_ms) : CAIRN_VNULL,
                          w->has_shadow ? CAIRN_VINT((int64_t)w->shadow_rows) : CAIRN_VNULL,
-                         w->has_shadow ? real_or_null(w->shadow_agreement) : CAIRN_VNULL};
+                         w->has_shadow ? real_or_null(w->shadow_agreement) : CAIRN_VNULL,
+                         w->has_shadow ? real_or_null(w->shadow_abs_diff) : CAIRN_VNULL};
     int rc = cairn_tx_exec(tx,
                            "INSERT INTO monitor_windows (deployment, model, version, window_end, "
                            "window_start, rows_count, features, drifted, requests, error_rate, "
-                           "p99_ms, shadow_rows, shadow_agreement) VALUES "
-                           "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           p, 13, NULL, NULL);
+                           "p99_ms, shadow_rows, shadow_agreement, shadow_mean_abs_diff) VALUES "
+                           "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           p, 14, NULL, NULL);
     for (int i = 0; i < s->nf && !rc; i++) {
         if (!w->ok[i]) continue;
         const cairn_drift_result *r = &w->r[i];
@@ -391,11 +417,13 @@ static void request_stats(series *s, wresult *w)
     memset(&sh, 0, sizeof(sh));
     cairn_serve__shadow_stats(s->deployment, &sh);
     uint64_t rows = sh.rows - s->sprev.rows, agree = sh.agree - s->sprev.agree;
+    double diff = sh.abs_diff_sum - s->sprev.abs_diff_sum;
     s->sprev = sh;
     if (rows) {
         w->has_shadow = 1;
         w->shadow_rows = rows;
         w->shadow_agreement = (double)agree / (double)rows;
+        w->shadow_abs_diff = diff / (double)rows;
     }
 }
 
@@ -491,6 +519,7 @@ static void *window_main(void *arg)
             closed *c = M.queue;
             M.queue = c->next;
             if (!M.queue) M.qtail = &M.queue;
+            c->s->pending = NULL; /* from here the next close queues a new window */
             pthread_mutex_unlock(&M.qmu);
             evaluate(c);
             closed_free(c);
@@ -673,6 +702,7 @@ static int h_status(cairn_http_req *req, void *payload)
                             json_pack("{s:I,s:I}", "rows", (json_int_t)s->rows, "started",
                                       (json_int_t)s->start_ms));
         json_object_set_new(o, "windows_closed", json_integer((json_int_t)s->windows));
+        json_object_set_new(o, "windows_coalesced", json_integer((json_int_t)s->coalesced));
         if (s->windows) {
             json_t *feats = json_array();
             for (int i = 0; i < s->nf; i++)
@@ -710,7 +740,7 @@ static json_t *real_json(const cairn_value *c)
 static int window_row(const cairn_value *c, int n, void *payload)
 {
     hist_ctx *h = payload;
-    if (n < 13) return 0;
+    if (n < 14) return 0;
     json_t *o = json_object();
     json_object_set_new(o, "deployment", json_stringn(c[0].u.s.ptr, c[0].u.s.len));
     json_object_set_new(o, "model", json_stringn(c[1].u.s.ptr, c[1].u.s.len));
@@ -727,6 +757,7 @@ static int window_row(const cairn_value *c, int n, void *payload)
     json_object_set_new(o, "p99_ms", real_json(&c[10]));
     json_object_set_new(o, "shadow_rows", c[11].type == CAIRN_V_INT ? json_integer(c[11].u.i) : json_null());
     json_object_set_new(o, "shadow_agreement", real_json(&c[12]));
+    json_object_set_new(o, "shadow_mean_abs_diff", real_json(&c[13]));
     json_object_set_new(o, "results", json_array());
     json_array_append_new(h->windows, o);
     return 0;
@@ -780,7 +811,7 @@ static int h_history(cairn_http_req *req, void *payload)
     rc = cairn_store_query(st,
                            "SELECT deployment, model, version, window_end, window_start, "
                            "rows_count, features, drifted, requests, error_rate, p99_ms, "
-                           "shadow_rows, shadow_agreement FROM monitor_windows WHERE "
+                           "shadow_rows, shadow_agreement, shadow_mean_abs_diff FROM monitor_windows WHERE "
                            "(? = 0 OR deployment = ?) AND (? = 0 OR model = ?) AND "
                            "(? = 0 OR version = ?) ORDER BY window_end DESC LIMIT ?",
                            p, 7, window_row, &h);

@@ -56,7 +56,7 @@ int cairn_serve_runtime_start(cairn_serve *s, const cairn_config *cfg)
     }
     cairn_serve__quality_configure(&q);
     cairn_serve__quality_on_window(quality_to_alerts, NULL);
-    if ((rc = cairn_serve__drift_start(s, cfg->serve.monitor, 1000, 300))) {
+    if ((rc = cairn_serve__drift_start(s, cfg->serve.monitor, 10000, 300))) {
         cairn_serve_runtime_stop(s);
         return rc;
     }

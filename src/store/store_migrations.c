@@ -359,6 +359,7 @@ const struct cairn_store_migration cairn_store__migrations[] = {
      "    p99_ms DOUBLE PRECISION,\n"
      "    shadow_rows BIGINT,\n"
      "    shadow_agreement DOUBLE PRECISION,\n"
+     "    shadow_mean_abs_diff DOUBLE PRECISION,\n"
      "    PRIMARY KEY (deployment, model, version, window_end)\n"
      ") /*!sqlite WITHOUT ROWID*/;\n"
      "CREATE INDEX monitor_windows_by_end ON monitor_windows (window_end);\n"

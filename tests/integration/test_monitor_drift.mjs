@@ -4,7 +4,8 @@
 // from the training data closes windows without drift and without alerts;
 // traffic with one feature shifted drifts that feature, the drift alert
 // fires after the policy's two windows, the webhook receiver (a test HTTP
-// server on 127.0.0.1) gets it and the retraining command runs once. The
+// server on 127.0.0.1) gets it and the retraining command runs once; a
+// shadow version's agreement is recorded per window. The
 // status and history APIs, /metrics and the CLI show the windows.
 
 import { test, before, after } from 'node:test';
@@ -67,7 +68,10 @@ alerts:
   lines = text.slice(1);
   await cli(['train', '--data', CSV, '--target', 'diagnosis', '--model', 'gbdt', '--experiment', 'drift',
     '--register', 'bc', '--out', path.join(work, 'm')]);
-  await cli(['deploy', 'create', 'bcd', '--target', 'models:/bc/1']);
+  await cli(['train', '--data', CSV, '--target', 'diagnosis', '--model', 'logistic', '--experiment', 'drift',
+    '--register', 'bc', '--out', path.join(work, 'm2')]);
+  // version 2 shadows version 1: its agreement is recorded per window
+  await cli(['deploy', 'create', 'bcd', '--target', 'models:/bc/1', '--shadow', 'bc@2']);
   const meta = await httpCall(srv.url, 'GET', '/v2/models/bc/versions/1');
   features = meta.json.parameters.features.map((f) => f.name);
 });
@@ -163,6 +167,12 @@ test('a shifted feature drifts, the alert fires after two windows, webhook and r
   assert.equal(h.json.windows[0].rows, WINDOW);
   assert.ok(h.json.windows[0].requests >= WINDOW, 'request statistics of the deployment');
   assert.equal(h.json.windows[0].error_rate, 0);
+  const shadowed = h.json.windows.filter((w) => w.shadow_rows > 0);
+  assert.ok(shadowed.length >= 3, 'shadow agreement per window');
+  for (const w of shadowed) {
+    assert.ok(w.shadow_agreement >= 0 && w.shadow_agreement <= 1, JSON.stringify(w));
+    assert.ok(w.shadow_mean_abs_diff >= 0, JSON.stringify(w));
+  }
 
   // /metrics
   const m = await (await fetch(`${srv.url}/metrics`)).text();

@@ -20,6 +20,7 @@ CREATE TABLE monitor_windows (
     p99_ms DOUBLE PRECISION,
     shadow_rows BIGINT,
     shadow_agreement DOUBLE PRECISION,
+    shadow_mean_abs_diff DOUBLE PRECISION,
     PRIMARY KEY (deployment, model, version, window_end)
 ) /*!sqlite WITHOUT ROWID*/;
 CREATE INDEX monitor_windows_by_end ON monitor_windows (window_end);
