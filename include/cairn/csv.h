@@ -101,4 +101,24 @@ CAIRN_API int cairn_csv_read_file(cairn_frame **out, const char *path, const cai
 CAIRN_API int cairn_csv_read_buffer(cairn_frame **out, const char *data, size_t len,
                                     const char *name_for_errors, const cairn_csv_opts *opts);
 
+/*
+ * Streams the CSV file at `path` in chunks of about chunk_bytes bytes
+ * (1 MiB .. 1 GiB; a record longer than that grows the chunk up to
+ * opts->max_field_len * 4 + chunk_bytes): each chunk is the header plus
+ * whole records, parsed by cairn_csv_read_buffer with `opts` into a frame
+ * handed to cb(chunk, first_row, payload) (first_row: the 0-based data row
+ * of the chunk's first row; the frame is freed after cb returns). cb is
+ * called at least once (a file with only a header gives one frame of 0
+ * rows). Memory is bounded by the chunk size, not by the file's length.
+ * Types are inferred per chunk: give opts->types for columns whose type
+ * must not depend on the chunk. Error messages carry the file's real line
+ * numbers. opts->skip_rows, max_rows and skip_lines must be 0.
+ * Returns 0, a nonzero value returned by cb (streaming stops), or the
+ * errors of cairn_csv_read_file (CAIRN_EINVALID "path: empty file" for an
+ * empty file, CAIRN_ENOTFOUND, CAIRN_EIO, ...).
+ */
+typedef int (*cairn_csv_chunk_cb)(const cairn_frame *chunk, uint64_t first_row, void *payload);
+CAIRN_API int cairn_csv_read_chunks(const char *path, const cairn_csv_opts *opts,
+                                    size_t chunk_bytes, cairn_csv_chunk_cb cb, void *payload);
+
 #endif

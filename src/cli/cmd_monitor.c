@@ -18,6 +18,8 @@ int cmd_monitor_status(int argc, char **argv, cairn_config *cfg);
 void cmd_monitor_status_help(void);
 int cmd_monitor_history(int argc, char **argv, cairn_config *cfg);
 void cmd_monitor_history_help(void);
+int cmd_monitor_drift(int argc, char **argv, cairn_config *cfg);
+void cmd_monitor_drift_help(void);
 
 typedef struct verb {
     const char *name, *summary;
@@ -31,6 +33,8 @@ static const verb verbs[] = {
      cmd_monitor_status, cmd_monitor_status_help},
     {"history", "closed drift windows with per-feature results", cmd_monitor_history,
      cmd_monitor_history_help},
+    {"drift", "batch drift report of a CSV file against a reference (table, JSON, HTML)",
+     cmd_monitor_drift, cmd_monitor_drift_help},
     {"feedback", "attach ground-truth labels to logged predictions", cmd_monitor_feedback,
      cmd_monitor_feedback_help},
     {"alerts", "list alerts (firing, resolved) and webhook dead letters", cmd_monitor_alerts,
