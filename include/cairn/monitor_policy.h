@@ -24,8 +24,9 @@
  *
  * Validation is strict: unknown keys (with a suggestion), wrong types,
  * missing fields and bad values are CAIRN_EINVALID with "FILE:LINE: ..."
- * in the error message. `retrain: {pipeline: NAME}` is refused at load
- * until pipelines exist (see docs/internals/alerts.md).
+ * in the error message. `retrain: {pipeline: NAME}` runs the server's
+ * pipeline trigger NAME (as the command `cairn trigger run NAME --wait`,
+ * so the retraining run waits for the pipeline and records its outcome).
  *
  * A loaded policy is immutable; every accessor is thread-safe, and the
  * returned pointers live as long as the policy.

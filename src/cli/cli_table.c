@@ -19,6 +19,8 @@ CMD(deploy)
 CMD(serve)
 CMD(predictions)
 CMD(monitor)
+CMD(k8s)
+CMD(trigger)
 #undef CMD
 
 const cli_command cli_commands[] = {
@@ -35,6 +37,8 @@ const cli_command cli_commands[] = {
     {"serve", "serve one model without tracking (OIP V2, KServe V1, MLflow scoring), for containers", cmd_serve_run, cmd_serve_help},
     {"predictions", "print the prediction log (what served models answered, for monitoring)", cmd_predictions_run, cmd_predictions_help},
     {"monitor", "drift and quality of deployed models, alerts, batch drift reports", cmd_monitor_run, cmd_monitor_help},
+    {"trigger", "pipeline triggers of the server: cron schedules, watched paths, manual runs", cmd_trigger_run, cmd_trigger_help},
+    {"k8s", "render Kubernetes manifests: a training Job or CronJob", cmd_k8s_run, cmd_k8s_help},
     {"quickstart", "run the whole job end to end on a fresh temp home (make demo)", cmd_quickstart_run, cmd_quickstart_help},
     {"version", "print the version", cmd_version_run, cmd_version_help},
 };

@@ -358,15 +358,13 @@ static int parse_retrain(ctx *c, const yaml_node_t *n, cairn_monitor_rule *r)
     static const char *const keys[] = {"command", "pipeline", "debounce", "max_per_day", NULL};
     int rc;
     if ((rc = expect_map(c, n, "retrain")) || (rc = check_keys(c, n, "retrain", keys))) return rc;
-    const yaml_node_t *cmd = NULL;
+    const yaml_node_t *cmd = NULL, *pipeline = NULL;
     PAIRS(n, p)
     {
         const char *k = (const char *)node_at(c, p->key)->data.scalar.value;
         yaml_node_t *v = node_at(c, p->value);
         if (!strcmp(k, "command")) cmd = v;
-        else if (!strcmp(k, "pipeline"))
-            return fail(c, v, "retrain.pipeline: pipelines are not available yet; use "
-                              "retrain.command");
+        else if (!strcmp(k, "pipeline")) pipeline = v;
         else if (!strcmp(k, "debounce")) {
             if ((rc = get_duration(c, v, "retrain.debounce", 0, INT64_C(30) * 86400000,
                                    &r->debounce_ms)))
@@ -377,7 +375,22 @@ static int parse_retrain(ctx *c, const yaml_node_t *n, cairn_monitor_rule *r)
             r->max_per_day = (int)m;
         }
     }
-    if (!cmd) return fail(c, n, "retrain needs a command (a list: [program, arg, ...])");
+    if (cmd && pipeline) return fail(c, pipeline, "retrain takes a command or a pipeline, not both");
+    if (pipeline) {
+        /* a pipeline trigger of this server, run through the same entry
+         * point as the scheduler's: `cairn trigger run NAME --wait` */
+        const char *name = scalar(c, pipeline, "retrain.pipeline");
+        if (!name) return CAIRN_EINVALID;
+        if (!*name) return fail(c, pipeline, "retrain.pipeline names a pipeline trigger");
+        static const char *const run[] = {"/proc/self/exe", "trigger", "run", NULL, "--wait"};
+        char **argv = cairn_calloc(CAIRN_ARRAY_LEN(run) + 1, sizeof(char *));
+        r->retrain_argv = (const char *const *)argv;
+        for (size_t i = 0; i < CAIRN_ARRAY_LEN(run); i++)
+            argv[i] = cairn_strdup(run[i] ? run[i] : name);
+        r->retrain_argc = (int)CAIRN_ARRAY_LEN(run);
+        return 0;
+    }
+    if (!cmd) return fail(c, n, "retrain needs a command (a list: [program, arg, ...]) or a pipeline");
     if (cmd->type != YAML_SEQUENCE_NODE)
         return fail(c, cmd, "retrain.command must be a list [program, arg, ...], not %s",
                     type_name(cmd));

@@ -91,7 +91,8 @@ int cairn_server_new(cairn_server **out, const cairn_config *cfg)
         (rc = cairn_track_artifacts_mount(s->track, s->blob, s->http, cfg->http.artifact_limit)) ||
         (rc = cairn_registry_mount(s->registry, s->http)) ||
         (rc = cairn_serve_mount(s->serve, s->http)) ||
-        (rc = cairn_serve__alerts_mount(s->http, cfg->http.host)))
+        (rc = cairn_serve__alerts_mount(s->http, cfg->http.host)) ||
+        (rc = cairn_server__sched_mount(s->http, s->store, cfg->store.home)))
         goto fail;
     *out = s;
     return 0;
@@ -100,7 +101,12 @@ fail:
     return rc;
 }
 
-int cairn_server_start(cairn_server *s) { return cairn_http_server_start(s->http); }
+int cairn_server_start(cairn_server *s)
+{
+    int rc = cairn_http_server_start(s->http);
+    if (!rc) rc = cairn_server__sched_start(cairn_http_server_port(s->http));
+    return rc;
+}
 
 int cairn_server_port(const cairn_server *s) { return cairn_http_server_port(s->http); }
 
@@ -108,6 +114,7 @@ void cairn_server_free(cairn_server *s)
 {
     if (!s) return;
     cairn_http_server_free(s->http); /* first: no new requests reach the modules */
+    cairn_server__sched_stop();
     cairn_serve_runtime_stop(s->serve);
     cairn_serve_free(s->serve);
     cairn_registry_free(s->registry);

@@ -173,8 +173,9 @@ static const struct {
      "b.yaml:5: no webhook named 'ops' under webhooks"},
     {"alerts:\n  - name: a\n    when: drift\n    above: 1\n    webhook: ftp://x/y\n",
      "b.yaml:5: a webhook url must start with http:// or https://"},
-    {"alerts:\n  - name: a\n    when: drift\n    above: 1\n    retrain:\n      pipeline: train\n",
-     "b.yaml:6: retrain.pipeline: pipelines are not available yet; use retrain.command"},
+    {"alerts:\n  - name: a\n    when: drift\n    above: 1\n    retrain:\n      pipeline: train\n      "
+     "command: [x]\n",
+     "b.yaml:6: retrain takes a command or a pipeline, not both"},
     {"alerts:\n  - name: a\n    when: drift\n    above: 1\n    retrain: {command: ./x.sh}\n",
      "b.yaml:5: retrain.command must be a list [program, arg, ...], not a scalar"},
     {"alerts:\n  - name: a\n    when: drift\n    above: 1\n    retrain: {debounce: 1h}\n",
