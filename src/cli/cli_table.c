@@ -44,7 +44,7 @@ const cli_command cli_commands[] = {
     {"pipeline", "run cached pipelines from cairn.yaml: run, status, dag, export to Argo/Kubernetes", cmd_pipeline_run, cmd_pipeline_help},
     {"lineage", "trace a model version back to its pipeline stage and data hashes", cmd_lineage_run, cmd_lineage_help},
     {"k8s", "render Kubernetes/Argo manifests: training Job or CronJob, DAGs, pipeline export", cmd_k8s_run, cmd_k8s_help},
-    {"s3", ""copy files to and from S3-compatible object storage, list and delete objects", cmd_s3_run, cmd_s3_help},
+    {"s3", "copy files to and from S3-compatible object storage, list and delete objects", cmd_s3_run, cmd_s3_help},
     {"quickstart", "run the whole job end to end on a fresh temp home (make demo)", cmd_quickstart_run, cmd_quickstart_help},
     {"version", "print the version", cmd_version_run, cmd_version_help},
 };
