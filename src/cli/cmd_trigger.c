@@ -150,6 +150,8 @@ static int run(int argc, char **argv, cairn_config *cfg)
         else return cli_usage_error("cairn trigger run: unexpected argument '%s'", argv[i]);
     }
     json_t *body = json_pack("{s:s}", "trigger", argv[2]), *out = NULL;
+    const char *alert = getenv("CAIRN_ALERT_ID"); /* run by an alert's retrain.pipeline */
+    if (alert && *alert) json_object_set_new(body, "alert_id", json_string(alert));
     int rc = cli_call(cfg, "POST", API "run", body, &out);
     json_decref(body);
     if (rc) return 1;

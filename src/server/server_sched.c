@@ -693,9 +693,10 @@ static int h_run(cairn_http_req *req, void *payload)
 {
     (void)payload;
     BEGIN(call, req);
-    const char *name = NULL, *dir = NULL, *stage = NULL;
+    const char *name = NULL, *dir = NULL, *stage = NULL, *alert = NULL;
     json_t *params = NULL;
     int rc = cairn_api__str(&call, "trigger", 0, &name);
+    if (!rc) rc = cairn_api__str(&call, "alert_id", 0, &alert);
     if (!rc) rc = cairn_api__str(&call, "directory", 0, &dir);
     if (!rc) rc = cairn_api__str(&call, "stage", 0, &stage);
     if (!rc) rc = cairn_api__array(&call, "params", &params);
@@ -706,9 +707,17 @@ static int h_run(cairn_http_req *req, void *payload)
         rc = cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_CORE,
                              "directory must be an absolute path on the server");
     if (rc) FAIL(call, rc);
-    char run_id[33] = "";
+    char run_id[33] = "", reason[80] = "manual";
+    if (alert) { /* an alert's retraining: the run records which alert */
+        size_t n = strspn(alert, "0123456789abcdefABCDEF-");
+        if (!*alert || n != strlen(alert) || n > 64) {
+            rc = cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_CORE, "alert_id is not an alert id");
+            FAIL(call, rc);
+        }
+        snprintf(reason, sizeof(reason), "alert:%s", alert);
+    }
     if (name) {
-        rc = cairn_server__sched_fire(name, "manual", run_id);
+        rc = cairn_server__sched_fire(name, reason, run_id);
     } else {
         trigger *tmp = NULL;
         json_t *empty = json_array();
@@ -716,7 +725,7 @@ static int h_run(cairn_http_req *req, void *payload)
         json_decref(empty);
         if (!rc) {
             pthread_mutex_lock(&S.mu);
-            int pid = spawn_run(NULL, dir, tmp->stage, tmp->params, tmp->nparams, "manual", run_id);
+            int pid = spawn_run(NULL, dir, tmp->stage, tmp->params, tmp->nparams, reason, run_id);
             if (pid > 0) {
                 orphan *o = cairn_calloc(1, sizeof(*o));
                 o->pid = pid;
