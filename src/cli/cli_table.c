@@ -20,6 +20,7 @@ CMD(serve)
 CMD(predictions)
 CMD(monitor)
 CMD(trigger)
+CMD(data)
 CMD(k8s)
 CMD(pipeline)
 CMD(lineage)
@@ -40,6 +41,7 @@ const cli_command cli_commands[] = {
     {"serve", "serve one model without tracking (OIP V2, KServe V1, MLflow scoring), for containers", cmd_serve_run, cmd_serve_help},
     {"predictions", "print the prediction log (what served models answered, for monitoring)", cmd_predictions_run, cmd_predictions_help},
     {"monitor", "drift and quality of deployed models, alerts, batch drift reports", cmd_monitor_run, cmd_monitor_help},
+    {"data", "version data beside git: add, status, diff, checkout, push/pull to remotes, gc", cmd_data_run, cmd_data_help},
     {"trigger", "pipeline triggers of the server: cron schedules, watched paths, manual runs", cmd_trigger_run, cmd_trigger_help},
     {"pipeline", "run cached pipelines from cairn.yaml: run, status, dag, export to Argo/Kubernetes", cmd_pipeline_run, cmd_pipeline_help},
     {"lineage", "trace a model version back to its pipeline stage and data hashes", cmd_lineage_run, cmd_lineage_help},
