@@ -32,7 +32,7 @@ demo: build
 	bash scripts/demo $(BUILD)/cairn
 
 bench: build
-	bash bench/run $(BUILD)/cairn && bash bench/train $(BUILD) && bash bench/serve $(BUILD)/cairn && bash bench/drift $(BUILD)
+	bash bench/run $(BUILD)/cairn && bash bench/train $(BUILD) && bash bench/serve $(BUILD)/cairn && bash bench/drift $(BUILD) && bash bench/data $(BUILD) && bash bench/pipeline $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
