@@ -12,6 +12,7 @@
 #include "cairn/server.h"
 #include "cairn/store.h"
 #include "cairn/track.h"
+#include "cairn/ui.h"
 #include "server_internal.h"
 #include "serve/monitor_alerts.h"
 #include "track/api.h"
@@ -92,7 +93,8 @@ int cairn_server_new(cairn_server **out, const cairn_config *cfg)
         (rc = cairn_registry_mount(s->registry, s->http)) ||
         (rc = cairn_serve_mount(s->serve, s->http)) ||
         (rc = cairn_serve__alerts_mount(s->http, cfg->http.host)) ||
-        (rc = cairn_server__sched_mount(s->http, s->store, cfg->store.home)))
+        (rc = cairn_server__sched_mount(s->http, s->store, cfg->store.home)) ||
+        (rc = cairn_ui_mount(s->http)))
         goto fail;
     *out = s;
     return 0;
