@@ -179,7 +179,7 @@ static const struct {
     {"alerts:\n  - name: a\n    when: drift\n    above: 1\n    retrain: {command: ./x.sh}\n",
      "b.yaml:5: retrain.command must be a list [program, arg, ...], not a scalar"},
     {"alerts:\n  - name: a\n    when: drift\n    above: 1\n    retrain: {debounce: 1h}\n",
-     "b.yaml:5: retrain needs a command (a list: [program, arg, ...])"},
+     "b.yaml:5: retrain needs a command (a list: [program, arg, ...]) or a pipeline"},
     {"alerts:\n  - name: a\n    when: drift\n    above: 1\n    retrain: {command: [x], debounce: 1y}\n",
      "b.yaml:5: retrain.debounce must be a duration such as 90s, 5m, 1h or 2d, got '1y'"},
     {"alerts: {name: a}\n", "b.yaml:1: alerts must be a list of rules, not a mapping"},
