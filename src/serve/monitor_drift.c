@@ -588,24 +588,12 @@ void cairn_serve__drift_stop(void)
 
 /* ================= /metrics ================= */
 
-static void put_label(cairn_buf *b, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            cairn_buf_putc(b, '\\'), cairn_buf_putc(b, *v);
-        else if (*v == '\n')
-            cairn_buf_puts(b, "\\n");
-        else
-            cairn_buf_putc(b, *v);
-    }
-}
-
 static void put_series_labels(cairn_buf *b, const series *s)
 {
     cairn_buf_puts(b, "deployment=\"");
-    put_label(b, s->deployment);
+    cairn_serve__prom_label(b, s->deployment);
     cairn_buf_puts(b, "\",model=\"");
-    put_label(b, s->model);
+    cairn_serve__prom_label(b, s->model);
     cairn_buf_printf(b, "\",version=\"%lld\"", (long long)s->version);
 }
 
@@ -634,7 +622,7 @@ void cairn_serve__drift_metrics_write(cairn_buf *out)
                     cairn_buf_printf(out, "%s{", fams[fam][0]);
                     put_series_labels(out, s);
                     cairn_buf_puts(out, ",feature=\"");
-                    put_label(out, f->name);
+                    cairn_serve__prom_label(out, f->name);
                     cairn_buf_printf(out, "\",statistic=\"%s\"} ", cairn_drift_stat_name(f->last.stat));
                     if (fam == 0)
                         cairn_buf_printf(out, "%.17g\n", f->last.score);

@@ -1277,26 +1277,12 @@ void cairn_serve__quality_on_window(void (*cb)(const char *deployment, const cha
 
 /* ================= /metrics ================= */
 
-static void put_label(cairn_buf *b, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\')
-            cairn_buf_puts(b, "\\\\");
-        else if (*v == '"')
-            cairn_buf_puts(b, "\\\"");
-        else if (*v == '\n')
-            cairn_buf_puts(b, "\\n");
-        else
-            cairn_buf_putc(b, *v);
-    }
-}
-
 static void put_series_labels(cairn_buf *b, const qseries *s)
 {
     cairn_buf_puts(b, "{deployment=\"");
-    put_label(b, s->deployment);
+    cairn_serve__prom_label(b, s->deployment);
     cairn_buf_puts(b, "\",model=\"");
-    put_label(b, s->model);
+    cairn_serve__prom_label(b, s->model);
     cairn_buf_printf(b, "\",version=\"%lld\"}", (long long)s->version);
 }
 

@@ -421,20 +421,6 @@ void cairn_serve__dstats_shutdown(void)
 
 /* ================= Prometheus ================= */
 
-static void put_label_value(cairn_buf *b, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\')
-            cairn_buf_puts(b, "\\\\");
-        else if (*v == '"')
-            cairn_buf_puts(b, "\\\"");
-        else if (*v == '\n')
-            cairn_buf_puts(b, "\\n");
-        else
-            cairn_buf_putc(b, *v);
-    }
-}
-
 static void put_family(cairn_buf *b, const char *name, const char *type, const char *help)
 {
     cairn_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -444,9 +430,9 @@ static void put_family(cairn_buf *b, const char *name, const char *type, const c
 static void put_series(cairn_buf *b, const char *name, const sseries *s)
 {
     cairn_buf_printf(b, "%s{deployment=\"", name);
-    put_label_value(b, s->deployment);
+    cairn_serve__prom_label(b, s->deployment);
     cairn_buf_puts(b, "\",model=\"");
-    put_label_value(b, s->model);
+    cairn_serve__prom_label(b, s->model);
     cairn_buf_printf(b, "\",version=\"%lld\"} ", (long long)s->version);
 }
 
@@ -490,7 +476,7 @@ void cairn_serve__deploy_metrics_write(cairn_buf *out)
                "Shadow copies dropped because the shadow queue was full.");
     for (sdrop *d = Q.drops; d; d = d->next) {
         cairn_buf_puts(out, "cairn_shadow_dropped_total{deployment=\"");
-        put_label_value(out, d->deployment);
+        cairn_serve__prom_label(out, d->deployment);
         cairn_buf_printf(out, "\"} %llu\n", (unsigned long long)d->dropped);
     }
     pthread_mutex_unlock(&Q.mu);

@@ -33,6 +33,9 @@ typedef struct cairn_serve_obs {
     size_t batch_rows; /* rows predicted together with this request's; 0: none */
 } cairn_serve_obs;
 
+/* Appends v escaped as a Prometheus label value (backslash, quote, newline). */
+void cairn_serve__prom_label(cairn_buf *b, const char *v);
+
 /* Records o. Lock-free once its series exists. Thread-safe. */
 void cairn_serve__observe(const cairn_serve_obs *o);
 

@@ -125,7 +125,7 @@ void cairn_serve__observe(const cairn_serve_obs *o)
 /* ================= rendering ================= */
 
 /* Appends v escaped as a label value: backslash, quote and newline. */
-static void put_label_value(cairn_buf *b, const char *v)
+void cairn_serve__prom_label(cairn_buf *b, const char *v)
 {
     for (; *v; v++) {
         if (*v == '\\')
@@ -143,9 +143,9 @@ static void put_label_value(cairn_buf *b, const char *v)
 static void put_labels(cairn_buf *b, const series *s)
 {
     cairn_buf_puts(b, "deployment=\"");
-    put_label_value(b, s->deployment);
+    cairn_serve__prom_label(b, s->deployment);
     cairn_buf_puts(b, "\",model=\"");
-    put_label_value(b, s->model);
+    cairn_serve__prom_label(b, s->model);
     cairn_buf_printf(b, "\",version=\"%lld\"", (long long)s->version);
 }
 
@@ -180,7 +180,7 @@ static void put_model_memory(const char *name, int64_t version, size_t bytes, vo
 {
     cairn_buf *b = payload;
     cairn_buf_puts(b, "cairn_model_memory_bytes{model=\"");
-    put_label_value(b, name);
+    cairn_serve__prom_label(b, name);
     cairn_buf_printf(b, "\",version=\"%lld\"} %zu\n", (long long)version, bytes);
 }
 
