@@ -3,7 +3,7 @@
  * per-feature drift statistic overrides, alert rules and webhooks, for the
  * whole server and per deployment. Library module `monitor`.
  *
- *   window: {rows: 1000, seconds: 300}      # a window closes at whichever comes first
+ *   window: {rows: 10000, seconds: 300}     # a window closes at whichever comes first
  *   features:
  *     age: {statistic: psi, threshold: 0.2}
  *   webhooks:
@@ -59,7 +59,7 @@ CAIRN_API int cairn_alert_kind_parse(const char *name, cairn_alert_kind *out);
 
 /* Window bounds: a window closes after `rows` predictions or `seconds`,
  * whichever comes first; 0 means no bound of that kind (never both 0).
- * Default {1000 rows, 300 s}. */
+ * Default {10000 rows, 300 s}, as without a policy. */
 typedef struct cairn_monitor_window {
     int64_t rows;
     int64_t seconds;

@@ -222,6 +222,12 @@ static int runs(int argc, char **argv, cairn_config *cfg)
 int cmd_trigger_run(int argc, char **argv, cairn_config *cfg)
 {
     if (argc < 2) return cli_usage_error("cairn trigger: a verb is needed (cairn trigger --help)");
+    for (int i = 1; i < argc; i++) { /* `cairn trigger delete --help` must not delete */
+        if (cli_is_help(argv[i])) {
+            cmd_trigger_help();
+            return 0;
+        }
+    }
     if (!strcmp(argv[1], "create")) return create(argc, argv, cfg);
     if (!strcmp(argv[1], "list")) return list(argc, argv, cfg);
     if (!strcmp(argv[1], "delete")) return delete_trigger(argc, argv, cfg);

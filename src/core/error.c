@@ -42,7 +42,8 @@ const char *cairn_code_name(int code)
 const char *cairn_subsys_name(int subsys)
 {
     static const char *const names[] = {"core", "store", "blob", "http", "track",
-                                        "registry", "server", "cli", "ml", "serve"};
+                                        "registry", "server", "cli", "ml", "serve",
+                                        "monitor", "data", "pipeline", "k8s"};
     if (subsys < 0 || subsys >= (int)CAIRN_ARRAY_LEN(names)) return "unknown";
     return names[subsys];
 }

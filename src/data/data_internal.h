@@ -14,7 +14,7 @@
 
 /* Data errors are reported under the blob subsystem (the object store)
  * until common.h grows a CAIRN_SUBSYS_DATA. */
-#define DATA_SUBSYS CAIRN_SUBSYS_BLOB
+#define DATA_SUBSYS CAIRN_SUBSYS_DATA
 
 struct cairn_data_repo {
     char *root;      /* repository root (absolute) */

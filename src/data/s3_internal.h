@@ -12,7 +12,7 @@
 #include "cairn/common.h"
 
 /* Errors of the S3 client are reported under the blob subsystem (object storage). */
-#define S3_SUBSYS CAIRN_SUBSYS_BLOB
+#define S3_SUBSYS CAIRN_SUBSYS_DATA
 
 /* A name/value pair (query parameter or header), both unencoded. */
 typedef struct s3_kv {

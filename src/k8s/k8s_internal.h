@@ -11,7 +11,7 @@
 #include "cairn/k8s.h"
 
 /* common.h has no k8s subsystem yet; errors are reported under core. */
-#define K8S_SUBSYS CAIRN_SUBSYS_CORE
+#define K8S_SUBSYS CAIRN_SUBSYS_K8S
 
 /* Appends doc as one YAML document (block style, no "---"). */
 int cairn_k8s__yaml_doc(cairn_buf *out, json_t *doc);

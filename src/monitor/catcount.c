@@ -15,7 +15,7 @@
 
 #include "cairn/drift.h"
 
-#define SUBSYS CAIRN_SUBSYS_ML
+#define SUBSYS CAIRN_SUBSYS_MONITOR
 
 struct entry {
     char *name; /* NUL-terminated copy */

@@ -37,7 +37,7 @@ int cairn_drift_stat_parse(const char *name, cairn_drift_stat *out)
             return 0;
         }
     }
-    return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML,
+    return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_MONITOR,
                            "unknown drift statistic '%.60s' (psi, ks, chi2, js, wasserstein, auto)",
                            name ? name : "");
 }

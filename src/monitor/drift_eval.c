@@ -17,7 +17,7 @@
 #include "cairn/drift.h"
 #include "monitor_internal.h"
 
-#define SUBSYS CAIRN_SUBSYS_ML
+#define SUBSYS CAIRN_SUBSYS_MONITOR
 
 static int resolve(const cairn_drift_opts *opts, int categorical, uint64_t ref_count,
                    cairn_drift_result *out)

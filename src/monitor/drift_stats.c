@@ -19,7 +19,7 @@
 #include "cairn/drift.h"
 #include "monitor_internal.h"
 
-#define SUBSYS CAIRN_SUBSYS_ML
+#define SUBSYS CAIRN_SUBSYS_MONITOR
 
 static int bad(const char *what)
 {

@@ -85,7 +85,7 @@ int cairn_alert_kind_parse(const char *name, cairn_alert_kind *out)
             *out = (cairn_alert_kind)k;
             return 0;
         }
-    return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML, "unknown alert kind '%s'",
+    return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_MONITOR, "unknown alert kind '%s'",
                            name ? name : "");
 }
 
@@ -105,7 +105,7 @@ static int fail(ctx *c, const yaml_node_t *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML, "%s:%d: %s", c->fname, line_of(n), msg);
+    return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_MONITOR, "%s:%d: %s", c->fname, line_of(n), msg);
 }
 
 static const char *type_name(const yaml_node_t *n)
@@ -610,7 +610,7 @@ static int resolve_hooks(ctx *c, section *s)
         cairn_monitor_rule *r = &s->rules[i];
         if (strstr(ref, "://")) {
             if (!cairn_str_startswith(ref, "http://") && !cairn_str_startswith(ref, "https://"))
-                return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML,
+                return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_MONITOR,
                                        "%s:%d: a webhook url must start with http:// or https://",
                                        c->fname, s->hook_lines[i]);
             r->webhook_url = cairn_strdup(ref);
@@ -620,7 +620,7 @@ static int resolve_hooks(ctx *c, section *s)
         for (int j = 0; j < pol->nhooks; j++)
             if (!strcmp(pol->hooks[j].name, ref)) h = &pol->hooks[j];
         if (!h)
-            return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML,
+            return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_MONITOR,
                                    "%s:%d: no webhook named '%.60s' under webhooks", c->fname,
                                    s->hook_lines[i], ref);
         r->webhook_name = cairn_strdup(h->name);
@@ -660,7 +660,7 @@ static int parse_root(ctx *c)
         if (s->window.rows < 0) s->window.rows = pol->top.window.rows;
         if (s->window.seconds < 0) s->window.seconds = pol->top.window.seconds;
         if (s->window.rows == 0 && s->window.seconds == 0)
-            return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML,
+            return cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_MONITOR,
                                    "%s: deployment '%s': a window needs rows or seconds above 0",
                                    c->fname, s->deployment);
     }
@@ -712,21 +712,21 @@ int cairn_monitor_policy_parse(cairn_monitor_policy **out, const char *text, siz
     *out = NULL;
     if (!name) name = "policy";
     if (len > POLICY_MAX_BYTES)
-        return cairn_error_set(CAIRN_ETOOBIG, CAIRN_SUBSYS_ML, "%s: larger than 1 MiB", name);
+        return cairn_error_set(CAIRN_ETOOBIG, CAIRN_SUBSYS_MONITOR, "%s: larger than 1 MiB", name);
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))
-        return cairn_error_set(CAIRN_ERROR, CAIRN_SUBSYS_ML, "yaml parser init");
+        return cairn_error_set(CAIRN_ERROR, CAIRN_SUBSYS_MONITOR, "yaml parser init");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        int rc = cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_ML, "%s:%zu: %s", name,
+        int rc = cairn_error_set(CAIRN_EINVALID, CAIRN_SUBSYS_MONITOR, "%s:%zu: %s", name,
                                  parser.problem_mark.line + 1,
                                  parser.problem ? parser.problem : "malformed YAML");
         yaml_parser_delete(&parser);
         return rc;
     }
     cairn_monitor_policy *p = cairn_calloc(1, sizeof(*p));
-    p->top.window.rows = 1000;
+    p->top.window.rows = 10000;
     p->top.window.seconds = 300;
     ctx c = {&doc, name, p};
     int rc = parse_root(&c);
@@ -746,7 +746,7 @@ int cairn_monitor_policy_load(cairn_monitor_policy **out, const char *path)
     *out = NULL;
     int rc = cairn_read_file(path, &b);
     if (rc == CAIRN_ETOOBIG)
-        return cairn_error_set(CAIRN_ETOOBIG, CAIRN_SUBSYS_ML, "%s: larger than 1 MiB", path);
+        return cairn_error_set(CAIRN_ETOOBIG, CAIRN_SUBSYS_MONITOR, "%s: larger than 1 MiB", path);
     if (rc) return rc;
     rc = cairn_monitor_policy_parse(out, b.ptr ? b.ptr : "", b.len, path);
     cairn_buf_free(&b);

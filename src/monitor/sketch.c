@@ -21,7 +21,7 @@
 #include "cairn/drift.h"
 #include "monitor_internal.h"
 
-#define SUBSYS CAIRN_SUBSYS_ML
+#define SUBSYS CAIRN_SUBSYS_MONITOR
 #define MAGIC "CKSK"
 #define FORMAT_VERSION 1u
 #define MAX_EDGES 10001

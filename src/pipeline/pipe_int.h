@@ -12,7 +12,7 @@
 
 /* Errors from this module are reported under the CLI's subsystem until a
  * CAIRN_SUBSYS_PIPELINE exists in common.h. */
-#define PIPE_SUBSYS CAIRN_SUBSYS_CLI
+#define PIPE_SUBSYS CAIRN_SUBSYS_PIPELINE
 #define PERR(code, ...) cairn_error_set((code), PIPE_SUBSYS, __VA_ARGS__)
 
 struct cairn_pipeline {

@@ -119,7 +119,7 @@ static void empty_policy_has_defaults(void **state)
     cairn_monitor_policy *p = NULL;
     assert_int_equal(cairn_monitor_policy_parse(&p, "", 0, "e.yaml"), 0);
     cairn_monitor_window w = cairn_monitor_policy_window(p, "x");
-    assert_int_equal(w.rows, 1000);
+    assert_int_equal(w.rows, 10000);
     assert_int_equal(w.seconds, 300);
     const cairn_monitor_rule *r[1];
     assert_int_equal(cairn_monitor_policy_rules(p, "x", r, 1), 0);
