@@ -110,10 +110,17 @@ static void track_begin(runner *r)
         track_note(r);
         return;
     }
-    cairn_pipeline_kv tags[] = {{"cairn.pipeline", r->p->path}, {"cairn.kind", "pipeline"}};
+    /* a run started by the server's scheduler names its trigger run, so the
+     * UI links the two */
+    static char none[] = "";
+    char *trigger_run = getenv("CAIRN_TRIGGER_RUN_ID");
+    cairn_pipeline_kv tags[] = {{"cairn.pipeline", r->p->path},
+                                {"cairn.kind", "pipeline"},
+                                {"cairn.trigger_run", trigger_run ? trigger_run : none}};
     char name[300];
     snprintf(name, sizeof(name), "pipeline %s", r->p->path);
-    if (cairn_pipeline__track_start(&r->trk, name, NULL, tags, 2, r->parent)) {
+    if (cairn_pipeline__track_start(&r->trk, name, NULL, tags, trigger_run && *trigger_run ? 3 : 2,
+                                    r->parent)) {
         track_note(r);
         return;
     }

@@ -329,21 +329,24 @@ static int spawn_run(const char *trigger_name, const char *dir, const char *stag
     }
     argv[argc] = NULL;
     /* the environment, with tracking pointed at this server */
-    char uri[64], uri2[96], uri3[96];
+    char uri[64], uri2[96], uri3[96], trun[64];
     snprintf(uri, sizeof(uri), "http://127.0.0.1:%d", S.port);
     snprintf(uri2, sizeof(uri2), "CAIRN_TRACKING_URI=%s", uri);
     snprintf(uri3, sizeof(uri3), "MLFLOW_TRACKING_URI=%s", uri);
     size_t ne = 0;
     while (environ[ne])
         ne++;
-    const char **envp = cairn_malloc(sizeof(char *) * (ne + 4));
+    snprintf(trun, sizeof(trun), "CAIRN_TRIGGER_RUN_ID=%s", run_id);
+    const char **envp = cairn_malloc(sizeof(char *) * (ne + 5));
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
         if (strncmp(environ[i], "CAIRN_TRACKING_URI=", 19) &&
-            strncmp(environ[i], "MLFLOW_TRACKING_URI=", 20))
+            strncmp(environ[i], "MLFLOW_TRACKING_URI=", 20) &&
+            strncmp(environ[i], "CAIRN_TRIGGER_RUN_ID=", 21))
             envp[k++] = environ[i];
     envp[k++] = uri2;
     envp[k++] = uri3;
+    envp[k++] = trun;
     envp[k] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;

@@ -1,8 +1,9 @@
 // pipelines.js - #/pipelines: triggers with "Run now", recent pipeline runs
 // (refreshed every 2 s while any is running) and the DAG of a chosen run.
-// A trigger run and the MLflow runs it produces share no id: the pipeline's
-// parent run (tag cairn.kind = pipeline) is matched by time, the first one
-// that started inside the trigger run's [started, finished] span; its stage
+// A trigger run's MLflow parent run carries its id in the tag
+// cairn.trigger_run (the scheduler passes it to `cairn pipeline run`); runs
+// made before that tag existed are matched by time instead, the first
+// pipeline run that started inside the trigger run's span. Its stage
 // runs are the runs whose mlflow.parentRunId is that run. Edges come from
 // the lineage tags: stage A -> B when a path in A's cairn.outs is, or
 // contains, a path in B's cairn.deps. Stages skipped as up to date get no
@@ -90,8 +91,11 @@ async function searchRuns(experimentIds, filter, orderBy = ['attributes.start_ti
   return out;
 }
 
-/** The MLflow parent run of a trigger run: a pipeline run started within its span. */
+/** The MLflow parent run of a trigger run: tagged with its id, else a
+ * pipeline run started within its span. */
 async function parentRunOf(run, expIds) {
+  const tagged = await searchRuns(expIds, `tags.cairn.trigger_run = '${String(run.id).replace(/'/g, '')}'`);
+  if (tagged.length) return tagged[0];
   const from = Number(run.started) - 1000;
   const to = run.finished ? Number(run.finished) + 1000 : Date.now() + 1000;
   const runs = await searchRuns(expIds, `tags.cairn.kind = 'pipeline' and attributes.start_time >= ${from} and attributes.start_time <= ${to}`);
