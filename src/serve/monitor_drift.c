@@ -19,6 +19,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -332,6 +333,7 @@ typedef struct wresult {
     closed *c;
     cairn_drift_result *r; /* (nf) */
     int *ok;               /* (nf) the statistic could be computed */
+    char **bins;           /* (nf) reference vs window counts per bin, JSON (or NULL) */
     int drifted, evaluated;
     double error_rate, p99_ms, shadow_agreement, shadow_abs_diff;
     uint64_t requests, shadow_rows;
@@ -370,7 +372,7 @@ static int store_window(cairn_store_tx *tx, void *payload)
     for (int i = 0; i < s->nf && !rc; i++) {
         if (!w->ok[i]) continue;
         const cairn_drift_result *r = &w->r[i];
-        cairn_value q[15] = {CAIRN_VTEXT(s->deployment),
+        cairn_value q[16] = {CAIRN_VTEXT(s->deployment),
                              CAIRN_VTEXT(s->model),
                              CAIRN_VINT(s->version),
                              CAIRN_VINT(w->c->end_ms),
@@ -384,13 +386,14 @@ static int store_window(cairn_store_tx *tx, void *payload)
                              CAIRN_VREAL(r->missing_rate),
                              CAIRN_VREAL(r->out_of_range_rate),
                              CAIRN_VREAL(r->new_category_rate),
-                             CAIRN_VINT(r->approximate)};
+                             CAIRN_VINT(r->approximate),
+                             w->bins[i] ? CAIRN_VTEXT(w->bins[i]) : CAIRN_VNULL};
         rc = cairn_tx_exec(tx,
                            "INSERT INTO monitor_drift (deployment, model, version, window_end, "
                            "feature, statistic, value, score, threshold, drift, count, "
-                           "missing_rate, out_of_range_rate, new_category_rate, approximate) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           q, 15, NULL, NULL);
+                           "missing_rate, out_of_range_rate, new_category_rate, approximate, bins) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           q, 16, NULL, NULL);
     }
     return rc < 0 ? rc : 0;
 }
@@ -427,6 +430,55 @@ static void request_stats(series *s, wresult *w)
     }
 }
 
+/* The reference's and the window's counts per bin of one column, as JSON
+ * for plots: numeric columns on the profile's quantile bins, categorical
+ * ones over the profile's categories plus the window's own. NULL when
+ * there is nothing to draw. */
+static char *bins_json(const dfeat *f, const cairn_sketch *sk, const cairn_catcount *cc)
+{
+    json_t *o = NULL;
+    if (!f->categorical && sk) {
+        cairn_profile_numeric n;
+        const uint64_t *cur = NULL;
+        if (cairn_profile_feature_numeric(f->pf, &n) || n.n_edges < 2 ||
+            cairn_sketch_bins(sk, &cur, NULL, NULL) != n.n_edges - 1 || !cur)
+            return NULL;
+        json_t *e = json_array(), *r = json_array(), *c = json_array();
+        for (int i = 0; i < n.n_edges; i++)
+            json_array_append_new(e, json_real(n.edges[i]));
+        for (int i = 0; i + 1 < n.n_edges; i++) {
+            json_array_append_new(r, json_integer((json_int_t)n.bin_counts[i]));
+            json_array_append_new(c, json_integer((json_int_t)cur[i]));
+        }
+        o = json_pack("{s:o,s:o,s:o}", "edges", e, "reference", r, "current", c);
+    } else if (f->categorical && cc) {
+        cairn_profile_categorical pc;
+        if (cairn_profile_feature_categorical(f->pf, &pc)) return NULL;
+        json_t *names = json_array(), *r = json_array(), *c = json_array();
+        for (int i = 0; i < pc.n_categories; i++) {
+            json_array_append_new(names, json_string(pc.names[i]));
+            json_array_append_new(r, json_integer((json_int_t)pc.counts[i]));
+            json_array_append_new(c, json_integer((json_int_t)cairn_catcount_get(cc, pc.names[i])));
+        }
+        for (int i = 0; i < cairn_catcount_size(cc) && json_array_size(names) < 200; i++) {
+            uint64_t cnt;
+            const char *name = cairn_catcount_name(cc, i, &cnt);
+            int known = 0;
+            for (int k = 0; k < pc.n_categories && !known; k++)
+                known = strcmp(pc.names[k], name) == 0;
+            if (known || !cnt) continue;
+            json_array_append_new(names, json_string(name));
+            json_array_append_new(r, json_integer(0));
+            json_array_append_new(c, json_integer((json_int_t)cnt));
+        }
+        o = json_pack("{s:o,s:o,s:o}", "categories", names, "reference", r, "current", c);
+    }
+    if (!o) return NULL;
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
 static void evaluate(closed *c)
 {
     series *s = c->s;
@@ -435,8 +487,10 @@ static void evaluate(closed *c)
     w.c = c;
     w.r = cairn_calloc((size_t)s->nf + 1, sizeof(*w.r));
     w.ok = cairn_calloc((size_t)s->nf + 1, sizeof(*w.ok));
+    w.bins = cairn_calloc((size_t)s->nf + 1, sizeof(*w.bins));
     for (int i = 0; i < s->nf; i++) {
         const dfeat *f = &s->f[i];
+        w.bins[i] = bins_json(f, c->sk[i], c->cc[i]);
         int rc = f->categorical ? (c->cc[i] ? cairn_drift_eval_categories(f->pf, c->cc[i],
                                                                           &f->opts, &w.r[i])
                                             : CAIRN_ENOMEM)
@@ -480,6 +534,9 @@ static void evaluate(closed *c)
     if (w.has_shadow)
         cairn_serve__alerts_signal(dep, CAIRN_ALERT_SHADOW_AGREEMENT, NULL, w.shadow_agreement,
                                    c->end_ms);
+    for (int i = 0; i < s->nf; i++)
+        free(w.bins[i]); /* json_dumps allocates with malloc */
+    cairn_free(w.bins);
     cairn_free(w.r);
     cairn_free(w.ok);
 }
@@ -767,6 +824,10 @@ static int drift_row(const cairn_value *c, int n, void *payload)
     json_object_set_new(o, "out_of_range_rate", real_json(&c[8]));
     json_object_set_new(o, "new_category_rate", real_json(&c[9]));
     json_object_set_new(o, "approximate", json_boolean(c[10].u.i));
+    if (n > 11 && c[11].type == CAIRN_V_TEXT) {
+        json_t *b = json_loadb(c[11].u.s.ptr, c[11].u.s.len, 0, NULL);
+        if (b) json_object_set_new(o, "bins", b);
+    }
     json_array_append_new(results, o);
     return 0;
 }
@@ -818,7 +879,7 @@ static int h_history(cairn_http_req *req, void *payload)
         cairn_parse_i64(json_string_value(json_object_get(w, "version")), &q[2].u.i);
         rc = cairn_store_query(st,
                                "SELECT feature, statistic, value, score, threshold, drift, count, "
-                               "missing_rate, out_of_range_rate, new_category_rate, approximate "
+                               "missing_rate, out_of_range_rate, new_category_rate, approximate, bins "
                                "FROM monitor_drift WHERE deployment = ? AND model = ? AND "
                                "version = ? AND window_end = ? AND (? = 0 OR feature = ?) "
                                "ORDER BY feature",

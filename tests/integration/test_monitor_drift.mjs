@@ -165,6 +165,10 @@ test('a shifted feature drifts, the alert fires after two windows, webhook and r
   assert.equal(h.json.windows.length, 5);
   assert.deepEqual(h.json.windows.map((w) => w.results[0].drift), [true, true, true, false, false]);
   assert.equal(h.json.windows[0].rows, WINDOW);
+  const bins = h.json.windows[0].results[0].bins;
+  assert.ok(bins && bins.edges.length === bins.reference.length + 1 && bins.current.length === bins.reference.length,
+    `reference and window counts per quantile bin: ${JSON.stringify(bins)}`);
+  assert.equal(bins.current.reduce((a, b) => a + b, 0), WINDOW, 'every value of the window is in a bin');
   assert.ok(h.json.windows[0].requests >= WINDOW, 'request statistics of the deployment');
   assert.equal(h.json.windows[0].error_rate, 0);
   const shadowed = h.json.windows.filter((w) => w.shadow_rows > 0);

@@ -220,6 +220,9 @@ test('the monitoring page draws the drift heatmap and lists the firing alert', a
   assert.ok(await page.locator('.drift-heatmap svg rect.drifted').count() > 0, 'drifted cells are marked');
   await page.selectOption('.feature-select >> nth=0', SHIFTED);
   assert.match(await page.textContent('.feature-detail >> nth=0'), /psi/);
+  // the reference and the latest window overlaid on the profile's bins
+  assert.match(await page.textContent('.feature-detail >> nth=0 >> figcaption >> nth=0'), /quantile bins/);
+  assert.ok(await page.locator('.feature-detail >> nth=0 >> svg >> nth=0 >> rect').count() > 2, 'overlay bars');
   await page.waitForSelector('#alerts-table tbody tr.firing');
   assert.match(await page.textContent('#alerts-table tbody tr:first-child'), /radius-drift/);
   await done(page, errors, 'ops-monitoring');

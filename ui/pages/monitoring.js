@@ -4,11 +4,13 @@
 // (oldest left), each cell the drift score divided by its threshold so 1
 // means "at the threshold" whatever the statistic (for p-value statistics,
 // KS and chi-square, where small means drift, the ratio is threshold/score);
-// drifted cells get an outline. The API gives no histogram bins, so a
-// feature's detail is its score over windows against the threshold.
+// drifted cells get an outline. A feature's detail overlays the reference's
+// and the latest window's distributions (the bins each result carries:
+// the profile's quantile bins, or categories) and plots its score over
+// windows against the threshold.
 
 import { api, h, fmtTime, fmtNum } from '../app.js';
-import { heatmap, lineChart } from '../charts.js';
+import { barChart, heatmap, histOverlay, lineChart } from '../charts.js';
 
 const CAP = 3; // heatmap scale: 0 .. 3x the threshold
 
@@ -72,6 +74,25 @@ function driftSection(key, wins, uid) {
   const latest = wins[wins.length - 1];
   const drifted = (latest.results ?? []).filter((r) => r.drift).map((r) => r.feature);
 
+  // reference vs latest window: numeric bins overlaid, categories as bars
+  const binsFigure = (f, bins) => {
+    if (!bins) return [];
+    if (bins.edges) {
+      return [h('figure', {}, histOverlay({ edges: bins.edges, a: bins.reference, b: bins.current,
+        aLabel: 'reference', bLabel: 'latest window', height: 200 }),
+      h('figcaption', {}, `${f}: reference and latest window over the profile's quantile bins (shares)`))];
+    }
+    const total = (xs) => xs.reduce((p, v) => p + Number(v), 0) || 1;
+    const tr = total(bins.reference);
+    const tc = total(bins.current);
+    return [h('figure', {}, barChart({
+      bars: bins.categories.flatMap((c, i) => [
+        { label: `${c} (ref)`, value: bins.reference[i] / tr },
+        { label: `${c} (now)`, value: bins.current[i] / tc }]),
+      yLabel: 'share', height: 200 }),
+    h('figcaption', {}, `${f}: category shares, reference against the latest window`))];
+  };
+
   // per-feature detail
   const sel = h('select', { id: `feature-${uid}`, class: 'feature-select' },
     ...features.map((f) => h('option', { value: f }, f)));
@@ -95,13 +116,14 @@ function driftSection(key, wins, uid) {
         h('dd', {}, `${fmtNum(100 * (r.missing_rate ?? 0))}% / ${fmtNum(100 * (r.out_of_range_rate ?? 0))}% / ${fmtNum(100 * (r.new_category_rate ?? 0))}%`),
         ...(r.approximate ? [h('dt', {}, 'Approximate'), h('dd', {}, 'yes (sketch)')] : []))
         : h('p', {}, `No result for ${f} in the latest window.`),
+      ...binsFigure(f, r?.bins),
       h('figure', {},
         lineChart({
           series: [{ name: `${f} score`, points: pts },
             ...(thr !== null ? [{ name: 'threshold', points: pts.map(([x]) => [x, thr]) }] : [])],
           xLabel: 'window', yLabel: 'score', height: 180,
         }),
-        h('figcaption', {}, `Score of ${f} over windows with its threshold (the API gives no histogram bins, so no reference/current overlay).`)));
+        h('figcaption', {}, `Score of ${f} over windows with its threshold.`)));
   };
   sel.addEventListener('change', showFeature);
   showFeature();

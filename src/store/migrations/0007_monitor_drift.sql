@@ -3,7 +3,10 @@
 -- requests named the model itself): its rows, how many features drifted,
 -- and the window's request error rate, p99 latency and shadow agreement
 -- (NULL when not known). monitor_drift keeps the per-feature results of
--- each window (inputs by feature name, outputs as prediction[_k]).
+-- each window (inputs by feature name, outputs as prediction[_k]) and, for
+-- plots, the reference's and the window's counts per bin (JSON: numeric
+-- {"edges", "reference", "current"} on the profile's quantile bins;
+-- categorical {"categories", "reference", "current"}).
 -- Times are ms since the epoch.
 
 CREATE TABLE monitor_windows (
@@ -41,6 +44,7 @@ CREATE TABLE monitor_drift (
     out_of_range_rate DOUBLE PRECISION NOT NULL,
     new_category_rate DOUBLE PRECISION NOT NULL,
     approximate INTEGER NOT NULL,
+    bins TEXT,
     PRIMARY KEY (deployment, model, version, window_end, feature)
 ) /*!sqlite WITHOUT ROWID*/;
 CREATE INDEX monitor_drift_by_feature ON monitor_drift (deployment, feature, window_end);
