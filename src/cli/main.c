@@ -17,6 +17,20 @@ static void usage(FILE *f)
     fprintf(f, "\nRun 'cairn <command> --help' for a command's options.\n");
 }
 
+/* `cairn CMD VERB ... --help`: the command's help, for commands whose verbs
+ * do not answer --help themselves (never running the verb). Arguments
+ * after "--" belong to a wrapped program and are not looked at. */
+static int verb_wants_help(const char *cmd, int argc, char **argv)
+{
+    static const char *const own[] = {"monitor", "s3", "k8s", "trigger", NULL};
+    for (int k = 0; own[k]; k++)
+        if (strcmp(cmd, own[k]) == 0) return 0;
+    if (strcmp(cmd, "pipeline") == 0 && argc > 1 && strcmp(argv[1], "export") == 0) return 0;
+    for (int j = 2; j < argc && strcmp(argv[j], "--") != 0; j++)
+        if (cli_is_help(argv[j])) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     cairn_config cfg;
@@ -55,7 +69,7 @@ int main(int argc, char **argv)
     cairn_log_set_level(cfg.log_level);
     for (int c = 0; c < cli_ncommands; c++) {
         if (strcmp(cli_commands[c].name, argv[i]) != 0) continue;
-        if (argc > i + 1 && cli_is_help(argv[i + 1])) {
+        if ((argc > i + 1 && cli_is_help(argv[i + 1])) || verb_wants_help(argv[i], argc - i, argv + i)) {
             cli_commands[c].help();
             rc = 0;
         } else {
