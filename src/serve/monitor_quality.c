@@ -1040,21 +1040,6 @@ typedef struct series_snap {
     double v[CAIRN_QM_COUNT];
 } series_snap;
 
-static const char *task_str(cairn_task t)
-{
-    switch (t) {
-    case CAIRN_TASK_REGRESSION:
-        return "regression";
-    case CAIRN_TASK_BINARY:
-        return "binary";
-    case CAIRN_TASK_MULTICLASS:
-        return "multiclass";
-    case CAIRN_TASK_CLUSTERING:
-        return "clustering";
-    }
-    return "unknown";
-}
-
 static int h_quality(cairn_http_req *req, void *payload)
 {
     (void)payload;
@@ -1120,7 +1105,7 @@ static int h_quality(cairn_http_req *req, void *payload)
                               "model", p->model, "version", (json_int_t)p->version,
                               "windows_closed", (json_int_t)p->seq, "labels", (json_int_t)p->labels,
                               "training", tr, "current", cur, "windows", h.windows);
-        if (p->task_known) json_object_set_new(o, "task", json_string(task_str(p->task)));
+        if (p->task_known) json_object_set_new(o, "task", json_string(cairn_serve__task_name(p->task)));
         json_array_append_new(arr, o);
     }
     for (size_t i = 0; i < ns; i++) {

@@ -118,7 +118,7 @@ static int version_row(const cairn_value *cols, int ncols, void *payload)
     return 0;
 }
 
-static const char *task_name(cairn_task t)
+const char *cairn_serve__task_name(cairn_task t)
 {
     switch (t) {
     case CAIRN_TASK_REGRESSION:
@@ -164,7 +164,7 @@ static int model_metadata(cairn_http_req *req, cairn_serve *s, cairn_serve_model
                                                                     : "FP64");
     cairn_buf_printf(&b,
                      ",\"parameters\":{\"model_version\":\"%lld\",\"task\":\"%s\",\"features\":[",
-                     (long long)cairn_serve_model_version(sm), task_name(cairn_model_task(m)));
+                     (long long)cairn_serve_model_version(sm), cairn_serve__task_name(cairn_model_task(m)));
     for (int j = 0; j < nf; j++) {
         const char *fn = cairn_model_feature_name(m, j);
         cairn_buf_puts(&b, j ? ",{\"name\":" : "{\"name\":");

@@ -94,6 +94,8 @@ size_t cairn_serve__v2_encode(cairn_buf *out, const cairn_model *m, const cairn_
                               const char *model, int64_t version, const char *id,
                               const double *pred, size_t n, int k);
 int cairn_serve__is_classifier(const cairn_model *m);
+/* "regression", "binary", "multiclass", "clustering". */
+const char *cairn_serve__task_name(cairn_task t);
 /* Building a categorical column's own dictionary: the code of category s,
  * appending s (borrowed) to dict when index (a JSON object name -> code)
  * has not seen it. dict must have room for every distinct value. */

@@ -24,26 +24,8 @@ struct cairn_server {
     cairn_registry *registry;
     cairn_serve *serve;
     cairn_http_server *http;
+    cairn_server__probes probes; /* /health and /metrics answer from it */
 };
-
-static int h_health(cairn_http_req *req, void *payload)
-{
-    (void)payload;
-    cairn_http_respond(req, 200, "text/plain", "OK", 2);
-    return 0;
-}
-
-
-static int h_metrics(cairn_http_req *req, void *payload)
-{
-    cairn_server *s = payload;
-    cairn_buf b = CAIRN_BUF_INIT(0);
-    cairn_server__metrics_write(s->http, s->serve, &b);
-    size_t n;
-    char *body = cairn_buf_detach(&b, &n);
-    cairn_http_respond_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, n);
-    return 0;
-}
 
 /* The registry's change listener: the model manager re-resolves what it
  * serves of that model (hot swap). Runs before the registry write is
@@ -85,9 +67,9 @@ int cairn_server_new(cairn_server **out, const cairn_config *cfg)
     ho.timeout_s = cfg->http.timeout_s;
     ho.error_fmt = cairn_api__error_fmt;
     if ((rc = cairn_http_server_new(&s->http, &ho))) goto fail;
-    if ((rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/health", 0, 0, h_health, s)) ||
+    s->probes = (cairn_server__probes){s->http, s->serve};
+    if ((rc = cairn_server__mount_probes(&s->probes)) ||
         (rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/version", 0, 0, h_version, s)) ||
-        (rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/metrics", 0, 0, h_metrics, s)) ||
         (rc = cairn_track_mount(s->track, s->http)) ||
         (rc = cairn_track_artifacts_mount(s->track, s->blob, s->http, cfg->http.artifact_limit)) ||
         (rc = cairn_registry_mount(s->registry, s->http)) ||

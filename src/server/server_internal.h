@@ -11,6 +11,15 @@
  * build info, serving) to out, which must have no size limit. */
 void cairn_server__metrics_write(const cairn_http_server *http, cairn_serve *serve, cairn_buf *out);
 
+/* What GET /health and GET /metrics answer from (both servers embed one). */
+typedef struct cairn_server__probes {
+    cairn_http_server *http;
+    cairn_serve *serve;
+} cairn_server__probes;
+/* Registers GET /health (200 "OK" while the process serves) and GET
+ * /metrics on p->http; p must outlive the HTTP server. */
+int cairn_server__mount_probes(cairn_server__probes *p);
+
 /* ---- pipeline triggers (server_sched.c) ---- */
 #include "cairn/store.h"
 /* Restores the triggers from the store and registers the

@@ -141,3 +141,28 @@ void cairn_server__metrics_write(const cairn_http_server *http, cairn_serve *ser
     cairn_buf_puts(out, "cairn_build_info{version=\"" CAIRN_VERSION "\"} 1\n");
     cairn_serve_metrics_write(serve, out);
 }
+
+static int h_health(cairn_http_req *req, void *payload)
+{
+    (void)payload;
+    cairn_http_respond(req, 200, "text/plain", "OK", 2);
+    return 0;
+}
+
+static int h_metrics(cairn_http_req *req, void *payload)
+{
+    cairn_server__probes *p = payload;
+    cairn_buf b = CAIRN_BUF_INIT(0);
+    cairn_server__metrics_write(p->http, p->serve, &b);
+    size_t n;
+    char *body = cairn_buf_detach(&b, &n);
+    cairn_http_respond_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, n);
+    return 0;
+}
+
+int cairn_server__mount_probes(cairn_server__probes *p)
+{
+    int rc = cairn_http_route(p->http, CAIRN_HTTP_GET, "/health", 0, 0, h_health, p);
+    if (!rc) rc = cairn_http_route(p->http, CAIRN_HTTP_GET, "/metrics", 0, 0, h_metrics, p);
+    return rc;
+}

@@ -40,6 +40,7 @@ struct cairn_server_single {
     cairn_blob *blob;
     cairn_serve *serve;
     cairn_http_server *http;
+    cairn_server__probes probes; /* /health and /metrics answer from it */
 };
 
 /* What the registration write unit inserts. */
@@ -48,24 +49,6 @@ typedef struct single_rows {
     const char *sha;
     int64_t size;
 } single_rows;
-
-static int h_health(cairn_http_req *req, void *payload)
-{
-    (void)payload;
-    cairn_http_respond(req, 200, "text/plain", "OK", 2);
-    return 0;
-}
-
-static int h_metrics(cairn_http_req *req, void *payload)
-{
-    cairn_server_single *s = payload;
-    cairn_buf b = CAIRN_BUF_INIT(0);
-    cairn_server__metrics_write(s->http, s->serve, &b);
-    size_t n;
-    char *body = cairn_buf_detach(&b, &n);
-    cairn_http_respond_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, n);
-    return 0;
-}
 
 /* A name the OIP and V1 paths can carry: 1..200 bytes, no '/', no control
  * characters. CAIRN_EINVALID otherwise. */
@@ -143,8 +126,8 @@ static int mount(cairn_server_single *s, const cairn_config *cfg)
     ho.body_limit = cfg->http.body_limit;
     ho.timeout_s = cfg->http.timeout_s;
     if ((rc = cairn_http_server_new(&s->http, &ho))) return rc;
-    if ((rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/health", 0, 0, h_health, s)) ||
-        (rc = cairn_http_route(s->http, CAIRN_HTTP_GET, "/metrics", 0, 0, h_metrics, s)) ||
+    s->probes = (cairn_server__probes){s->http, s->serve};
+    if ((rc = cairn_server__mount_probes(&s->probes)) ||
         (rc = cairn_serve_mount_inference(s->serve, s->http)))
         return rc;
     return 0;
