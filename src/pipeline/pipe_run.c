@@ -36,6 +36,7 @@ typedef struct job {
     int64_t start_ns, deadline_ns;
     bool timed_out;
     bool would; /* dry run: reported as would-run */
+    const pipe_lock_entry *cached; /* skipped or restored from the cache: its lock entry */
     char run_id[64];
     pipe_lock_entry cur;
 } job;
@@ -126,6 +127,54 @@ static void track_begin(runner *r)
     }
     r->res->tracked = true;
     snprintf(r->res->parent_run_id, sizeof(r->res->parent_run_id), "%s", r->parent);
+}
+
+/* Tags the pipeline's run with the stages the cache answered (they have no
+ * run of their own): cairn.cached_stages = [{stage, deps, outs}] with the
+ * lock's path -> hash maps, so lineage and the UI's DAG still see them.
+ * Hashes are dropped, then stages, if the tag would pass MLflow's limit. */
+static void track_cached(runner *r)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < r->p->nstages; i++) {
+        const pipe_lock_entry *e = r->jobs[i].cached;
+        if (!e) continue;
+        json_t *deps = json_object(), *outs = json_object();
+        for (int k = 0; k < e->ndeps; k++)
+            json_object_set_new(deps, e->deps[k].key, json_string(e->deps[k].value));
+        for (int k = 0; k < e->nouts; k++) {
+            const char *h = e->outs[k].value;
+            json_object_set_new(outs, e->outs[k].key, json_string(strncmp(h, "d:", 2) ? h : h + 2));
+        }
+        json_array_append_new(arr, json_pack("{s:s,s:o,s:o}", "stage", r->p->stages[i].name, "deps",
+                                             deps, "outs", outs));
+    }
+    char *text = NULL;
+    for (int pass = 0; json_array_size(arr) && pass < 2; pass++) {
+        text = json_dumps(arr, JSON_COMPACT | JSON_SORT_KEYS);
+        if (text && strlen(text) <= 7500) break;
+        free(text); /* jansson's allocation */
+        text = NULL;
+        size_t i;
+        json_t *x;
+        json_array_foreach(arr, i, x) /* keep the paths (for the graph), drop the hashes */
+        {
+            const char *side[] = {"deps", "outs"};
+            for (int k = 0; k < 2; k++) {
+                json_t *o = json_object_get(x, side[k]), *keys = json_array();
+                const char *key;
+                json_t *v;
+                json_object_foreach(o, key, v) json_array_append_new(keys, json_string(key));
+                json_object_set_new(x, side[k], keys);
+            }
+        }
+    }
+    if (text && strlen(text) <= 7500) {
+        cairn_pipeline_kv tag = {"cairn.cached_stages", text};
+        cairn_pipeline__track_tags(&r->trk, r->parent, &tag, 1);
+    }
+    free(text);
+    json_decref(arr);
 }
 
 static void track_stage_start(runner *r, int i)
@@ -469,12 +518,14 @@ static int consider(runner *r, int i)
             bool missing = false;
             if (outs_match(r, old, &missing, why, sizeof(why))) {
                 j->state = S_OK;
+                j->cached = old;
                 r->res->skipped++;
                 emit(r, CAIRN_PEV_SKIP, s->name, 0, 0, NULL);
                 return 0;
             }
             if (missing && !r->o->dry_run && !restore_outs(r, old)) {
                 j->state = S_OK;
+                j->cached = old;
                 r->res->restored++;
                 emit(r, CAIRN_PEV_RESTORE, s->name, 0, 0, NULL);
                 return 0;
@@ -593,7 +644,10 @@ int cairn_pipeline_run(const char *path, const cairn_pipeline_run_opts *opts,
             nanosleep(&ts, NULL);
         }
     }
-    if (r.trk.on && r.parent[0]) cairn_pipeline__track_end(&r.trk, r.parent, !r.first_err);
+    if (r.trk.on && r.parent[0]) {
+        track_cached(&r);
+        cairn_pipeline__track_end(&r.trk, r.parent, !r.first_err);
+    }
     if (!rc && r.first_err) rc = PERR(CAIRN_ERROR, "%s", r.err);
     for (int i = 0; i < r.p->nstages; i++)
         cairn_pipeline__lock_entry_free(&r.jobs[i].cur);

@@ -148,6 +148,17 @@ grep -q '^feat@b  *stale: dep feat_b.cfg changed' st.txt || { cat st.txt; it_fai
 grep -q '^feat@a  *up to date' st.txt || it_fail "status: feat@a"
 "$CAIRN" pipeline run --jobs 2 > run3.txt
 [ "$(ran run3.txt)" = "evaluate feat@b join register train " ] || { cat run3.txt; it_fail "wrong stages re-ran: $(ran run3.txt)"; }
+# the pipeline's run lists the stages the cache answered, with their deps and outs
+mlflow_post runs/search "{\"experiment_ids\":[\"$exp\"],\"filter\":\"tags.cairn.kind = 'pipeline'\",\"max_results\":1,\"order_by\":[\"attributes.start_time DESC\"]}" > last.json
+node -e '
+const run = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).runs[0];
+const tag = (run.data.tags || []).find((t) => t.key === "cairn.cached_stages");
+if (!tag) { console.error("no cairn.cached_stages tag"); process.exit(1); }
+const cached = JSON.parse(tag.value).map((c) => c.stage).sort().join(" ");
+if (cached !== "feat@a prepare validate") { console.error("cached stages:", cached); process.exit(1); }
+const prep = JSON.parse(tag.value).find((c) => c.stage === "prepare");
+if (!Object.keys(prep.outs).length) { console.error("no outs for prepare"); process.exit(1); }
+' last.json || it_fail "the pipeline run names its cached stages"
 
 # --- --set changes a param: train and what follows -------------------------
 "$CAIRN" pipeline run --set train.n_rounds=20 --dry-run > dry.txt

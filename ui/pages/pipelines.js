@@ -6,8 +6,9 @@
 // pipeline run that started inside the trigger run's span. Its stage
 // runs are the runs whose mlflow.parentRunId is that run. Edges come from
 // the lineage tags: stage A -> B when a path in A's cairn.outs is, or
-// contains, a path in B's cairn.deps. Stages skipped as up to date get no
-// MLflow run and so do not appear.
+// contains, a path in B's cairn.deps. Stages the cache answered have no run
+// of their own: the pipeline's run lists them (tag cairn.cached_stages, with
+// their deps and outs), and they are drawn as cached nodes.
 
 import { api, h, fmtTime, fmtNum } from '../app.js';
 import { dagChart } from '../charts.js';
@@ -46,7 +47,11 @@ function produces(out, dep) {
 }
 
 /** DAG nodes and edges from stage runs (their lineage tags). */
-export function stageGraph(runs) {
+export function stageGraph(runs, cached = []) {
+  const keysOf = (x) => (Array.isArray(x) ? x : Object.keys(x ?? {}));
+  const fromCache = (Array.isArray(cached) ? cached : []).map((c, i) => ({
+    id: `cached-${i}`, stage: c.stage, status: 'cached', start: -1, end: null, deps: keysOf(c.deps), outs: keysOf(c.outs),
+  }));
   const stages = runs.map((r) => {
     const t = tagsOf(r);
     const st = r.info.status;
@@ -55,7 +60,7 @@ export function stageGraph(runs) {
       id: r.info.run_id, stage: t['cairn.stage'], status, start: Number(r.info.start_time), end: Number(r.info.end_time) || null,
       deps: Object.keys(parseJson(t['cairn.deps'])), outs: Object.keys(parseJson(t['cairn.outs'])),
     };
-  }).sort((a, b) => a.start - b.start);
+  }).concat(fromCache).sort((a, b) => a.start - b.start);
   const edges = [];
   for (const a of stages) {
     for (const b of stages) {
@@ -129,13 +134,14 @@ export async function render(root, params = {}) {
       return;
     }
     const stageRuns = await searchRuns(expIds, `tags.mlflow.parentRunId = '${parent.info.run_id}'`);
-    const { stages, edges } = stageGraph(stageRuns.filter((r) => tagsOf(r)['cairn.stage']));
-    const nodes = stages.map((s) => ({ id: s.id, label: `${s.stage} ${dur(s.start, s.end)}`, status: s.status }));
+    const { stages, edges } = stageGraph(stageRuns.filter((r) => tagsOf(r)['cairn.stage']),
+      parseJson(tagsOf(parent)['cairn.cached_stages']));
+    const nodes = stages.map((s) => ({ id: s.id, label: s.status === 'cached' ? `${s.stage} (cached)` : `${s.stage} ${dur(s.start, s.end)}`, status: s.status }));
     const svg = dagChart({ nodes, edges });
     // each node links to its stage's run
     const groups = [...svg.querySelectorAll('g.node')];
     groups.forEach((g, i) => {
-      if (!stages[i]) return;
+      if (!stages[i] || stages[i].status === 'cached') return; /* the cache answered: no run */
       const a = document.createElementNS('http://www.w3.org/2000/svg', 'a');
       a.setAttribute('href', `#/run/${enc(stages[i].id)}`);
       a.setAttribute('aria-label', `stage ${stages[i].stage}: ${stages[i].status}, open its run`);
@@ -144,7 +150,7 @@ export async function render(root, params = {}) {
     });
     dagBox.replaceChildren(head,
       h('p', {}, 'Pipeline run: ', h('a', { href: `#/run/${enc(parent.info.run_id)}` }, parent.info.run_name || parent.info.run_id),
-        ` — ${stages.length} tracked stage${stages.length === 1 ? '' : 's'}${edges.length ? '' : ' (no dependency between them in the lineage tags: laid out in start order)'}. Stages skipped as up to date are not tracked and not shown.`),
+        ` — ${stages.length} tracked stage${stages.length === 1 ? '' : 's'}${edges.length ? '' : ' (no dependency between them in the lineage tags: laid out in start order)'}. Stages the cache answered are drawn as cached.`),
       h('figure', { id: 'dag-figure' }, svg, h('figcaption', {}, 'Stages (left to right along outs → deps), coloured by status')),
       h('ul', { class: 'stage-list' }, ...stages.map((s) => h('li', {},
         h('a', { href: `#/run/${enc(s.id)}` }, s.stage), ` — ${s.status}, ${dur(s.start, s.end)}`,
