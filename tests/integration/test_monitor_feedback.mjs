@@ -215,9 +215,17 @@ test('the quality API reports windows, current window and degradation', async ()
 });
 
 test('a restarted server keeps the history and the open window', async () => {
+  // a prediction made before the restart: after it, only the prediction log knows it
+  const before = await infer('before-restart', [rows[2].x]);
   await stopCleanly(srv);
   srv = await startServer({ home });
   await checkQuality();
+  const old = await call('POST', '/v2/models/bcq/feedback', {
+    labels: [{ id: 'before-restart', label: classes[classes.indexOf(rows[2].y)] }],
+  });
+  assert.equal(old.status, 200, old.text);
+  assert.equal(old.json.joined, 1, `joined through the prediction log: ${old.text}`);
+  pairs.push({ id: 'before-restart', p: before[0], y: classes.indexOf(rows[2].y) });
   // labels posted after the restart still reach the rebuilt window (predictions made now)
   const proba = await infer('after-restart', [rows[0].x, rows[1].x]);
   const r = await call('POST', '/v2/models/bcq/feedback', {
