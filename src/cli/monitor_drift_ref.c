@@ -27,6 +27,7 @@
 
 #include "cairn/csv.h"
 #include "monitor_drift.h"
+#include "ml/profile_math.h"
 
 #define ERR(code, ...) cairn_error_set(code, CAIRN_SUBSYS_CLI, __VA_ARGS__)
 #define N_BINS 10
@@ -79,47 +80,6 @@ static uint64_t next_u64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* numpy.quantile(x, q, method="linear") of sorted x, as profile.c. */
-static double np_quantile(const double *x, size_t n, double q)
-{
-    double h = (double)(n - 1) * q;
-    if (h >= (double)(n - 1)) return x[n - 1];
-    if (h < 0) return x[0];
-    size_t lo = (size_t)floor(h);
-    double t = h - (double)lo, a = x[lo], b = x[lo + 1], d = b - a;
-    return t >= 0.5 ? b - d * (1 - t) : a + d * t;
-}
-
-/* The profile's deduplication of candidate interior edges. */
-static int edges_finish(double min, double max, const double *cand, int m, double *edges)
-{
-    int n = 0;
-    edges[n++] = min;
-    for (int i = 0; i < m; i++)
-        if (cand[i] > edges[n - 1] && cand[i] < max) edges[n++] = cand[i];
-    edges[n++] = max;
-    return n;
-}
-
-static int bin_of(const double *edges, int n, double v)
-{
-    int lo = 0, hi = n - 1;
-    while (hi - lo > 1) {
-        int mid = lo + (hi - lo) / 2;
-        if (edges[mid] <= v)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* np.histogram_bin_edges(x, bins=N_HIST) as profile.c builds them. */
 static int hist_edges(double min, double max, double *edges)
 {
@@ -134,7 +94,7 @@ static int hist_edges(double min, double max, double *edges)
             cand[i - 1] = (double)i * step + min;
         }
     }
-    return edges_finish(min, max, cand, N_HIST - 1, edges);
+    return cairn_profile__edges_finish(min, max, cand, N_HIST - 1, edges);
 }
 
 /* Pass 0: learns the columns and which are categorical in some chunk. */
@@ -202,7 +162,7 @@ static int pass_two(struct ref *r, const cairn_frame *f)
             if (need && (c->k == c->count || next_u64(&c->rng) % c->left < need))
                 c->v[c->got++] = x;
             c->left--;
-            c->hcounts[bin_of(c->hist, c->n_hist, x)]++;
+            c->hcounts[cairn_profile__bin_of(c->hist, c->n_hist, x)]++;
         }
     }
     return 0;
@@ -219,7 +179,7 @@ static int pass_three(struct ref *r, const cairn_frame *f)
             if (isnan(x)) continue;
             double d = x * c->inv - c->mean_s;
             ksum_add(&c->sq, d * d);
-            c->bins[bin_of(c->edges, c->n_edges, x)]++;
+            c->bins[cairn_profile__bin_of(c->edges, c->n_edges, x)]++;
         }
     }
     return 0;
@@ -263,11 +223,11 @@ static void prepare_three(struct rcol *c)
 {
     if (c->count == 0) return;
     c->mean_s = (c->sum.s + c->sum.c) / (double)c->count;
-    qsort(c->v, c->k, sizeof(double), cmp_double);
+    qsort(c->v, c->k, sizeof(double), cairn_profile__cmp_double);
     double cand[N_BINS];
     for (int i = 1; i < N_BINS; i++)
-        cand[i - 1] = np_quantile(c->v, c->k, (double)i / N_BINS);
-    c->n_edges = edges_finish(c->min, c->max, cand, N_BINS - 1, c->edges);
+        cand[i - 1] = cairn_profile__quantile(c->v, c->k, (double)i / N_BINS);
+    c->n_edges = cairn_profile__edges_finish(c->min, c->max, cand, N_BINS - 1, c->edges);
 }
 
 static int put_doubles(cairn_buf *b, const double *v, size_t n)

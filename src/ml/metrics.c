@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cairn/metrics.h"
+#include "profile_math.h"
 
 #define ERR(code, ...) cairn_error_set(code, CAIRN_SUBSYS_ML, __VA_ARGS__)
 
@@ -387,19 +388,6 @@ static int by_value(const void *pa, const void *pb)
     return (a > b) - (a < b);
 }
 
-/* numpy _quantile, method "linear", on sorted x (n > 0), q in [0, 1]:
- * virtual index (n-1) q, then numpy's _lerp with its t >= 0.5 branch. */
-static double quantile_sorted(const double *x, size_t n, double q)
-{
-    double v = (double)(n - 1) * q;
-    if (v >= (double)(n - 1)) return x[n - 1];
-    double prev = floor(v);
-    size_t i = (size_t)prev;
-    double a = x[i], b = x[i + 1], t = v - prev;
-    double d = b - a;
-    return t >= 0.5 ? b - d * (1 - t) : a + d * t;
-}
-
 int cairn_metrics_percentile(const double *x, size_t n, double pct, double *out)
 {
     int rc;
@@ -410,7 +398,7 @@ int cairn_metrics_percentile(const double *x, size_t n, double pct, double *out)
     if (!s) return cairn_error_last()->code;
     memcpy(s, x, n * sizeof(double));
     qsort(s, n, sizeof(double), by_value);
-    *out = quantile_sorted(s, n, pct / 100);
+    *out = cairn_profile__quantile(s, n, pct / 100);
     cairn_free(s);
     return 0;
 }
@@ -431,7 +419,7 @@ static int calib_edges(const double *y_prob, size_t n, int n_bins,
     memcpy(s, y_prob, n * sizeof(double));
     qsort(s, n, sizeof(double), by_value);
     for (int i = 0; i <= n_bins; i++)
-        edges[i] = quantile_sorted(s, n, edges[i] * 100 / 100);
+        edges[i] = cairn_profile__quantile(s, n, edges[i] * 100 / 100);
     cairn_free(s);
     return 0;
 }

@@ -9,7 +9,7 @@
  * - Quantile edges follow numpy.quantile's "linear" method to the bit
  *   (virtual index (n-1)*q, numpy's _lerp with its t >= 0.5 branch) at
  *   q = i / n_bins, then are deduplicated so that bins never have zero width
- *   (one rule, edges_finish(), shared with the histogram).
+ *   (one rule, cairn_profile__edges_finish(), shared with the histogram).
  * - The mean and std are two-pass with compensated (Neumaier) sums on values
  *   scaled by a power of two, which is exact, so they cannot overflow: a
  *   profile never holds NaN or infinity and %.17g round-trips every double.
@@ -30,6 +30,7 @@
 #include "cairn/profile.h"
 
 #include "profile_internal.h"
+#include "profile_math.h"
 
 /* ====================================================================== */
 /* Lifetime and options                                                    */
@@ -133,7 +134,7 @@ static inline void ksum_add(struct ksum *k, double x)
     k->s = t;
 }
 
-static int cmp_double(const void *a, const void *b)
+int cairn_profile__cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -141,7 +142,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* numpy.quantile(x, q, method="linear") of sorted x (n >= 1), numpy 1.24's
  * arithmetic: h = (n-1)*q; past the end -> x[n-1]; else _lerp(a, b, t). */
-static double np_quantile(const double *x, size_t n, double q)
+double cairn_profile__quantile(const double *x, size_t n, double q)
 {
     double h = (double)(n - 1) * q;
     if (h >= (double)(n - 1)) return x[n - 1];
@@ -159,7 +160,7 @@ static double np_quantile(const double *x, size_t n, double q)
  * [min, min], the one zero-width bin. Writes into edges (room for m + 2)
  * and returns the number of edges.
  */
-static int edges_finish(double min, double max, const double *cand, int m, double *edges)
+int cairn_profile__edges_finish(double min, double max, const double *cand, int m, double *edges)
 {
     int n = 0;
     edges[n++] = min;
@@ -171,7 +172,7 @@ static int edges_finish(double min, double max, const double *cand, int m, doubl
 
 /* Index of the bin holding v (edges[0] <= v <= edges[n-1], n >= 2):
  * the largest i with edges[i] <= v, the last bin closed. */
-static int bin_of(const double *edges, int n, double v)
+int cairn_profile__bin_of(const double *edges, int n, double v)
 {
     int lo = 0, hi = n - 1; /* invariant: edges[lo] <= v, answer < hi or v == max */
     while (hi - lo > 1) {
@@ -200,7 +201,7 @@ static int hist_edges(double min, double max, int B, double *edges)
             cand[i - 1] = (double)i * step + min;
         }
     }
-    int n = edges_finish(min, max, cand, B - 1, edges);
+    int n = cairn_profile__edges_finish(min, max, cand, B - 1, edges);
     cairn_free(cand);
     return n;
 }
@@ -236,7 +237,7 @@ static double *quantile_source(const struct numsrc *s, uint64_t count, size_t qu
         }
         left--;
     }
-    qsort(v, k, sizeof(double), cmp_double);
+    qsort(v, k, sizeof(double), cairn_profile__cmp_double);
     *m = k;
     return v;
 }
@@ -290,9 +291,9 @@ static struct task summarise_numeric(const struct numsrc *s, const cairn_profile
     if (!v) return (struct task){TASK_NOMEM, 0};
     double *cand = cairn_malloc(sizeof(double) * (size_t)o->n_bins);
     for (int i = 1; i < o->n_bins; i++)
-        cand[i - 1] = np_quantile(v, m, (double)i / o->n_bins);
+        cand[i - 1] = cairn_profile__quantile(v, m, (double)i / o->n_bins);
     out->edges = cairn_malloc(sizeof(double) * (size_t)(o->n_bins + 1));
-    out->n_edges = edges_finish(min, max, cand, o->n_bins - 1, out->edges);
+    out->n_edges = cairn_profile__edges_finish(min, max, cand, o->n_bins - 1, out->edges);
     cairn_free(cand);
     out->hist_edges = cairn_malloc(sizeof(double) * (size_t)(o->n_hist_bins + 1));
     out->n_hist = hist_edges(min, max, o->n_hist_bins, out->hist_edges);
@@ -310,8 +311,8 @@ static struct task summarise_numeric(const struct numsrc *s, const cairn_profile
     for (size_t i = 0; i < s->n; i++) {
         double x = src_get(s, i);
         if (isnan(x)) continue;
-        out->bin_counts[bin_of(out->edges, out->n_edges, x)]++;
-        out->hist_counts[bin_of(out->hist_edges, out->n_hist, x)]++;
+        out->bin_counts[cairn_profile__bin_of(out->edges, out->n_edges, x)]++;
+        out->hist_counts[cairn_profile__bin_of(out->hist_edges, out->n_hist, x)]++;
     }
     return t;
 }

@@ -18,6 +18,7 @@
 
 #include "cairn/drift.h"
 #include "monitor_internal.h"
+#include "ml/profile_math.h"
 
 #define SUBSYS CAIRN_SUBSYS_MONITOR
 
@@ -79,17 +80,11 @@ int cairn_drift__sort(double *v, size_t n)
     return 0;
 }
 
-/* numpy 1.24 quantile, method 'linear', of a sorted non-empty array. */
+/* numpy 1.24 quantile, method 'linear', of a sorted non-empty array: the
+ * profile's own arithmetic, so edges computed here equal profile.json's. */
 double cairn_drift__quantile_sorted(const double *v, size_t n, double q)
 {
-    double vi = (double)(n - 1) * q;
-    double prev = floor(vi);
-    if (prev < 0) prev = 0;
-    if (prev > (double)(n - 1)) prev = (double)(n - 1);
-    size_t lo = (size_t)prev, hi = lo + 1 < n ? lo + 1 : n - 1;
-    double t = vi - prev;
-    double a = v[lo], b = v[hi], diff = b - a;
-    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+    return cairn_profile__quantile(v, n, q);
 }
 
 /* Copies the values of v into a new array and sorts it; CAIRN_EINVALID on
