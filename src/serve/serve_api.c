@@ -191,6 +191,28 @@ static int model_metadata(cairn_http_req *req, cairn_serve *s, cairn_serve_model
     return 0;
 }
 
+void cairn_serve__record(cairn_serve *s, const char *request_id, const char *deployment,
+                         const cairn_serve_model *sm, const cairn_frame *X, const double *pred,
+                         int64_t total_ns)
+{
+    const cairn_model *m = cairn_serve_model_get(sm);
+    const char *name = cairn_serve_model_name(sm);
+    int64_t version = cairn_serve_model_version(sm);
+    int k = cairn_model_n_outputs(m);
+    cairn_predlog *log = cairn_serve__predlog(s);
+    if (log) {
+        cairn_predlog_rec rec = {request_id, 0,        deployment ? deployment : "", name, version,
+                                 total_ns,   X,        pred,                         k};
+        cairn_predlog_append(log, &rec); /* a full buffer drops (counted), never waits */
+    }
+    if (cairn_serve__drift_enabled()) { /* serve.monitor: the inline monitors */
+        /* the outputs, so delayed labels join by request id; the drift window */
+        cairn_serve__quality_record(request_id, deployment, name, version, m, pred, X->nrows, k);
+        cairn_serve__drift_observe(deployment, sm, X, pred, X->nrows, k);
+    }
+    if (deployment) cairn_serve__deploy_observe(deployment, name, version, 1, total_ns);
+}
+
 /* Inference requests between their handler's start and their answer. */
 static atomic_long in_flight;
 
@@ -243,19 +265,8 @@ static void infer_answer(infer_ctx *c, const double *pred, int64_t queue_ns, int
                          total,         queue_ns, compute_ns, batch_rows};
     cairn_serve__observe(&o);
     atomic_fetch_sub_explicit(&in_flight, 1, memory_order_relaxed);
-    cairn_predlog *log = cairn_serve__predlog(c->s);
-    if (log) {
-        cairn_predlog_rec rec = {rid, 0, c->deployment ? c->deployment : "", name, version,
-                                 total, c->r.frame, pred, k};
-        cairn_predlog_append(log, &rec); /* a full buffer drops (counted), never waits */
-    }
-    /* quality monitoring: remember the outputs so delayed labels can join by id */
-    if (cairn_serve__drift_enabled()) { /* serve.monitor: the inline monitors */
-        cairn_serve__quality_record(rid, c->deployment, name, version, m, pred, n, k);
-        cairn_serve__drift_observe(c->deployment, c->sm, c->r.frame, pred, n, k);
-    }
+    cairn_serve__record(c->s, rid, c->deployment, c->sm, c->r.frame, pred, total);
     if (c->deployment) {
-        cairn_serve__deploy_observe(c->deployment, name, version, 1, total);
         if (c->pick.shadow_model) { /* the frame moves to the shadow worker */
             double *copy = cairn_malloc(sizeof(double) * (n ? n : 1) * (size_t)k);
             memcpy(copy, pred, sizeof(double) * n * (size_t)k);

@@ -33,6 +33,15 @@ typedef struct cairn_serve_obs {
     size_t batch_rows; /* rows predicted together with this request's; 0: none */
 } cairn_serve_obs;
 
+/* What every answered prediction leaves behind, whichever protocol asked
+ * (OIP V2, KServe V1, MLflow scoring): the prediction log record, the
+ * label-join entry and the drift window (serve.monitor), and the
+ * deployment's per-target statistics when deployment is not NULL. X holds
+ * the request's rows, pred their outputs. */
+void cairn_serve__record(cairn_serve *s, const char *request_id, const char *deployment,
+                         const cairn_serve_model *sm, const cairn_frame *X, const double *pred,
+                         int64_t total_ns);
+
 /* Appends v escaped as a Prometheus label value (backslash, quote, newline). */
 void cairn_serve__prom_label(cairn_buf *b, const char *v);
 

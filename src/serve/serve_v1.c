@@ -253,8 +253,8 @@ static int add_cat(cairn_frame *f, const cairn_model *m, const table *t, int j)
 /* Predicts every row of t and answers {"predictions": [...]}. */
 /* Predicts the table's rows and answers {"predictions": [...]}, observing
  * the request in /metrics as the OIP path does. */
-static int predict_table(cairn_http_req *req, int shape, const cairn_serve_model *sm,
-                         const table *t)
+static int predict_table(cairn_http_req *req, int shape, cairn_serve *s, const char *deployment,
+                         const cairn_serve_model *sm, const table *t)
 {
     const cairn_model *m = cairn_serve_model_get(sm);
     int64_t t0 = cairn_monotonic_ns(), compute_ns = -1;
@@ -273,16 +273,20 @@ static int predict_table(cairn_http_req *req, int shape, const cairn_serve_model
         compute_ns = cairn_monotonic_ns() - tc;
     }
     if (rc) {
-        cairn_serve_obs o = {NULL,
+        int64_t total = cairn_monotonic_ns() - t0;
+        cairn_serve_obs o = {deployment,
                              cairn_serve_model_name(sm),
                              cairn_serve_model_version(sm),
                              cairn_http_status_for(rc),
                              0,
-                             cairn_monotonic_ns() - t0,
+                             total,
                              -1,
                              compute_ns,
                              0};
         cairn_serve__observe(&o);
+        if (deployment)
+            cairn_serve__deploy_observe(deployment, cairn_serve_model_name(sm),
+                                        cairn_serve_model_version(sm), 0, total);
         respond_code(req, shape, rc);
         goto done;
     }
@@ -306,16 +310,18 @@ static int predict_table(cairn_http_req *req, int shape, const cairn_serve_model
         }
     }
     cairn_buf_puts(&b, "]}");
-    cairn_serve_obs o = {NULL,
+    int64_t total = cairn_monotonic_ns() - t0;
+    cairn_serve_obs o = {deployment,
                          cairn_serve_model_name(sm),
                          cairn_serve_model_version(sm),
                          200,
                          f->nrows,
-                         cairn_monotonic_ns() - t0,
+                         total,
                          -1,
                          compute_ns,
                          f->nrows};
     cairn_serve__observe(&o);
+    cairn_serve__record(s, cairn_http_req_id(req), deployment, sm, f, pred, total);
     size_t n;
     char *body = cairn_buf_detach(&b, &n);
     cairn_http_respond_take(req, 200, "application/json", body, n);
@@ -343,7 +349,8 @@ static json_t *parse_body(cairn_http_req *req, int *rc)
 /* ================= KServe V1 ================= */
 
 /* POST {m}:predict with {"instances": [row, ...]}. */
-static int v1_predict(cairn_http_req *req, const cairn_serve_model *sm)
+static int v1_predict(cairn_http_req *req, cairn_serve *s, const char *deployment,
+                      const cairn_serve_model *sm)
 {
     const cairn_model *m = cairn_serve_model_get(sm);
     int rc;
@@ -359,7 +366,7 @@ static int v1_predict(cairn_http_req *req, const cairn_serve_model *sm)
     if (rc)
         respond_code(req, SHAPE_V1, rc);
     else
-        predict_table(req, SHAPE_V1, sm, &t);
+        predict_table(req, SHAPE_V1, s, deployment, sm, &t);
     cairn_free(t.col);
     json_decref(root);
     return 0;
@@ -392,9 +399,10 @@ static int h_v1_models(cairn_http_req *req, void *payload)
         return 0;
     }
     cairn_serve_model *sm = NULL;
-    const char *model = name;
+    const char *model = name, *deployment = NULL;
     cairn_serve_pick pick;
     if (!version && cairn_serve__deploy_pick(s, req, name, &pick)) {
+        deployment = name;
         model = pick.model;
         version = pick.spec;
     }
@@ -402,7 +410,7 @@ static int h_v1_models(cairn_http_req *req, void *payload)
     if (rc) return respond_code(req, SHAPE_V1, rc);
     cairn_serve__model_headers(req, sm);
     if (is_predict) {
-        v1_predict(req, sm);
+        v1_predict(req, s, deployment, sm);
     } else { /* ready: the version resolved and its model is loaded */
         const char *mn = cairn_serve_model_name(sm);
         cairn_buf b = CAIRN_BUF_INIT(0);
@@ -535,7 +543,7 @@ static int h_invocations(cairn_http_req *req, void *payload)
     if (rc)
         respond_code(req, SHAPE_MLFLOW, rc);
     else
-        predict_table(req, SHAPE_MLFLOW, sm, &t);
+        predict_table(req, SHAPE_MLFLOW, s, NULL, sm, &t);
     cairn_free(t.col);
     json_decref(root);
     cairn_serve_release(sm);

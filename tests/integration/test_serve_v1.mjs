@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, httpCall, runCairn, mlflowApi, stopCleanly } from './lib/server.mjs';
+import { startServer, httpCall, runCairn, mlflowApi, stopCleanly, waitFor } from './lib/server.mjs';
 
 const SRC = process.env.CAIRN_SOURCE_DIR ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const CSV = path.join(SRC, 'examples/breast_cancer/breast_cancer.csv');
@@ -238,4 +238,22 @@ test('V1 and /invocations requests appear in /metrics', async () => {
   assert.equal((await call('POST', '/v1/models/bcv1:predict', { instances: batch() })).status, 200);
   assert.equal((await call('POST', '/invocations', { inputs: batch() }, { headers: MODEL })).status, 200);
   assert.equal(await okCount(), before + 2);
+});
+
+// V1 and /invocations predictions reach the prediction log like OIP ones,
+// under the request id the response carries.
+test('V1 and /invocations predictions are in the prediction log', async () => {
+  const v1 = await call('POST', '/v1/models/bcv1:predict', { instances: batch() }, { headers: { 'X-Request-Id': 'v1-logged' } });
+  assert.equal(v1.status, 200, v1.text);
+  const inv = await call('POST', '/invocations', { inputs: batch() }, { headers: { ...MODEL, 'X-Request-Id': 'inv-logged' } });
+  assert.equal(inv.status, 200, inv.text);
+  const logged = await waitFor(async () => {
+    const { stdout } = await runCairn(['predictions', '--home', srv.home, '--model', 'bcv1', '--json'], { cwd: srv.home, trackingUri: srv.url });
+    const recs = stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const ids = new Set(recs.map((r) => r.request_id));
+    return ids.has('v1-logged') && ids.has('inv-logged') ? recs : null;
+  }, { what: 'the V1 and /invocations records' });
+  const rec = logged.find((r) => r.request_id === 'v1-logged');
+  assert.equal(rec.rows, batch().length);
+  assertClose(rec.outputs.map((o) => o[0]), v1.json.predictions, 'logged outputs');
 });
