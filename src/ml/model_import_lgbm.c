@@ -682,21 +682,7 @@ int cairn_model__lightgbm_trees(cairn_trees **out, int32_t **cat_sizes_out, cons
     else if (ti % K)
         rc = CORRUPT("lightgbm model: %d trees is not a whole number of rounds", ti);
 cleanup:
-    if (names)
-        for (int j = 0; j < nf; j++)
-            cairn_free(names[j]);
-    cairn_free(names);
-    if (rc) {
-        cairn_trees_free(m);
-        cairn_free(cat_sizes);
-        return rc;
-    }
-    *out = m;
-    if (cat_sizes_out)
-        *cat_sizes_out = cat_sizes;
-    else
-        cairn_free(cat_sizes);
-    return 0;
+    return cairn_model__import_done(rc, names, nf, m, cat_sizes, out, cat_sizes_out);
 }
 
 int cairn_model_import_lightgbm(cairn_model **out, const char *text, size_t len)

@@ -764,6 +764,21 @@ cleanup:
     jfree(&d);
     cairn_free(tinfo);
     cairn_free(wdrop);
+    return cairn_model__import_done(rc, names, nf, m, cat_sizes, out, cat_sizes_out);
+}
+
+/* ------------------------------------------------------ model wrapping */
+
+/*
+ * Wraps an imported ensemble into a model: the schema's features are the
+ * ensemble's named features, numeric, or categorical when cat_sizes[j] >= 0
+ * with the dictionary "0".."K-1" (the file holds no category names: a
+ * category is named by its code). The task follows the transform. Takes
+ * ownership of t and cat_sizes, also on failure.
+ */
+int cairn_model__import_done(int rc, char **names, int nf, cairn_trees *m, int32_t *cat_sizes,
+                             cairn_trees **out, int32_t **cat_sizes_out)
+{
     if (names)
         for (int j = 0; j < nf; j++)
             cairn_free(names[j]);
@@ -781,15 +796,6 @@ cleanup:
     return 0;
 }
 
-/* ------------------------------------------------------ model wrapping */
-
-/*
- * Wraps an imported ensemble into a model: the schema's features are the
- * ensemble's named features, numeric, or categorical when cat_sizes[j] >= 0
- * with the dictionary "0".."K-1" (the file holds no category names: a
- * category is named by its code). The task follows the transform. Takes
- * ownership of t and cat_sizes, also on failure.
- */
 int cairn_model__import_finish(cairn_model **out, cairn_trees *t, int32_t *cat_sizes)
 {
     cairn_frame *f = NULL;
