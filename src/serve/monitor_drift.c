@@ -766,11 +766,6 @@ static int h_status(cairn_http_req *req, void *payload)
     return 0;
 }
 
-typedef struct hist_ctx {
-    json_t *windows; /* array, newest first */
-    const char *feature;
-} hist_ctx;
-
 static double col_real(const cairn_value *c)
 {
     return c->type == CAIRN_V_REAL ? c->u.d : c->type == CAIRN_V_INT ? (double)c->u.i : NAN;
@@ -784,7 +779,7 @@ static json_t *real_json(const cairn_value *c)
 
 static int window_row(const cairn_value *c, int n, void *payload)
 {
-    hist_ctx *h = payload;
+    json_t *windows = payload; /* newest first */
     if (n < 14) return 0;
     json_t *o = json_object();
     json_object_set_new(o, "deployment", json_stringn(c[0].u.s.ptr, c[0].u.s.len));
@@ -804,7 +799,7 @@ static int window_row(const cairn_value *c, int n, void *payload)
     json_object_set_new(o, "shadow_agreement", real_json(&c[12]));
     json_object_set_new(o, "shadow_mean_abs_diff", real_json(&c[13]));
     json_object_set_new(o, "results", json_array());
-    json_array_append_new(h->windows, o);
+    json_array_append_new(windows, o);
     return 0;
 }
 
@@ -856,17 +851,17 @@ static int h_history(cairn_http_req *req, void *payload)
                         CAIRN_VINT(model != NULL),     CAIRN_VTEXT(model ? model : ""),
                         CAIRN_VINT(has_version),       CAIRN_VINT(version),
                         CAIRN_VINT(max)};
-    hist_ctx h = {json_array(), feature};
+    json_t *windows = json_array();
     rc = cairn_store_query(st,
                            "SELECT deployment, model, version, window_end, window_start, "
                            "rows_count, features, drifted, requests, error_rate, p99_ms, "
                            "shadow_rows, shadow_agreement, shadow_mean_abs_diff FROM monitor_windows WHERE "
                            "(? = 0 OR deployment = ?) AND (? = 0 OR model = ?) AND "
                            "(? = 0 OR version = ?) ORDER BY window_end DESC LIMIT ?",
-                           p, 7, window_row, &h);
+                           p, 7, window_row, windows);
     size_t i;
     json_t *w;
-    json_array_foreach(h.windows, i, w)
+    json_array_foreach(windows, i, w)
     {
         if (rc < 0) break;
         cairn_value q[6] = {
@@ -886,10 +881,10 @@ static int h_history(cairn_http_req *req, void *payload)
                                q, 6, drift_row, json_object_get(w, "results"));
     }
     if (rc < 0) {
-        json_decref(h.windows);
+        json_decref(windows);
         FAIL(call, rc);
     }
-    cairn_api__ok(req, json_pack("{s:o}", "windows", h.windows));
+    cairn_api__ok(req, json_pack("{s:o}", "windows", windows));
     cairn_api__end(&call);
     return 0;
 }
