@@ -205,12 +205,14 @@ void cairn_serve__record(cairn_serve *s, const char *request_id, const char *dep
                                  total_ns,   X,        pred,                         k};
         cairn_predlog_append(log, &rec); /* a full buffer drops (counted), never waits */
     }
+    /* counted before the drift window sees the rows: a window this request
+     * closes includes it in its request statistics */
+    if (deployment) cairn_serve__deploy_observe(deployment, name, version, 1, total_ns);
     if (cairn_serve__drift_enabled()) { /* serve.monitor: the inline monitors */
         /* the outputs, so delayed labels join by request id; the drift window */
         cairn_serve__quality_record(request_id, deployment, name, version, m, pred, X->nrows, k);
         cairn_serve__drift_observe(deployment, sm, X, pred, X->nrows, k);
     }
-    if (deployment) cairn_serve__deploy_observe(deployment, name, version, 1, total_ns);
 }
 
 /* Inference requests between their handler's start and their answer. */
